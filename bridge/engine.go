@@ -1,0 +1,314 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sgbridge/sgbridge/bridge/ring"
+	"github.com/sgbridge/sgbridge/device"
+)
+
+// Sink is the graph side: a client whose process callback, in C, drains
+// the ring. It is defined here, where it is used; bridge/jack implements it.
+type Sink interface {
+	Rate() int   // graph sample rate
+	Period() int // graph period (frames per cycle)
+	// Start registers one port per ring channel and starts draining r.
+	Start(r *ring.Ring) error
+	// SetLatency reports the capture latency, in frames, to the graph.
+	SetLatency(frames int)
+	Xruns() uint64
+	// Done is closed when the graph dropped the sink (server gone); Err
+	// says why.
+	Done() <-chan struct{}
+	Err() error
+}
+
+// Config sets up an Engine.
+type Config struct {
+	Device device.Grabber
+	Sink   Sink
+	// Margin is the number of frames the queue holds beyond one device
+	// period and one graph period, to ride out producer stalls. 0 picks
+	// DefaultMargin.
+	Margin int
+	Log    *slog.Logger // nil: slog.Default()
+}
+
+// DefaultMargin covers interrupt jitter and a Go GC pause on a loaded
+// machine (about 1.3 ms at 48 kHz); the worst stall actually seen is in
+// Stats.WorstStall so an operator can tune --latency with numbers.
+const DefaultMargin = 64
+
+// Engine moves audio from a Grabber to a Sink.
+type Engine struct {
+	dev    device.Grabber
+	sink   Sink
+	log    *slog.Logger
+	format device.Format
+	ring   *ring.Ring
+	target int // queue fill at which the sink starts, frames
+
+	scratch [][]float32 // one device period, planar
+
+	// Loop state, owned by the loop's thread.
+	lastCount  uint64
+	prevTime   int64  // previous interrupt time
+	prevFrames uint64 // frames written as of that interrupt
+	latencySet bool
+
+	stats   counters
+	stopped atomic.Bool
+}
+
+// counters are written by the loop and read by Stats from anywhere.
+type counters struct {
+	interrupts  atomic.Uint64
+	lostIRQs    atomic.Uint64 // interrupts never seen (count jumps)
+	lostFrames  atomic.Uint64 // frames already overwritten, replaced by silence
+	overflow    atomic.Uint64 // frames dropped because the queue was full
+	worstStall  atomic.Int64  // ns between an interrupt and its handling, worst
+	latency     atomic.Int64  // measured capture latency, frames ×1000
+	fill        atomic.Int64  // queue fill right after the last write
+	lastIRQTime atomic.Int64
+}
+
+// Stats is a snapshot of the engine's counters.
+type Stats struct {
+	Interrupts     uint64
+	LostIRQs       uint64
+	LostFrames     uint64
+	Overflows      uint64 // frames dropped at a full queue
+	UnderrunEvents uint64 // sink cycles that found the queue short
+	UnderrunFrames uint64
+	Xruns          uint64
+	Fill           int     // frames in the queue right after the last interrupt
+	Target         int     // start-up fill, frames
+	Capacity       int     // queue capacity, frames
+	Latency        float64 // measured capture latency, frames (0 until known)
+	WorstStall     float64 // seconds between an interrupt and its handling, worst seen
+	Running        bool    // the sink has started draining
+}
+
+// New checks that dev and sink can be bridged and sizes the queue.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Device == nil || cfg.Sink == nil {
+		return nil, errors.New("bridge: need a device and a sink")
+	}
+	f := cfg.Device.Format()
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	if r := cfg.Sink.Rate(); r != f.Rate {
+		return nil, fmt.Errorf("the device runs at %d Hz and the graph at %d Hz: without resampling they must match (drop --no-resample, or run the graph at %d Hz)", f.Rate, r, f.Rate)
+	}
+	margin := cfg.Margin
+	if margin == 0 {
+		margin = DefaultMargin
+	}
+	if margin < 0 {
+		return nil, fmt.Errorf("bridge: negative latency margin %d", margin)
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	target := f.Period + cfg.Sink.Period() + margin
+	// Room for the target, a whole SG ring arriving at once after a stall,
+	// and the graph not draining for as long again.
+	r, err := ring.New(f.Channels, 2*(target+f.Period*f.Buffers))
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	e := &Engine{
+		dev:     cfg.Device,
+		sink:    cfg.Sink,
+		log:     log,
+		format:  f,
+		ring:    r,
+		target:  target,
+		scratch: make([][]float32, f.Channels),
+	}
+	for c := range e.scratch {
+		e.scratch[c] = make([]float32, f.Period)
+	}
+	r.SetStartFill(target)
+	return e, nil
+}
+
+// Ring is the engine's queue, for sinks and tests.
+func (e *Engine) Ring() *ring.Ring { return e.ring }
+
+// Close frees the queue. Call it after Run returned and the sink is closed.
+func (e *Engine) Close() error { return e.ring.Close() }
+
+// Run starts the sink and the device and moves audio until ctx is done,
+// the device fails or the sink is dropped by its server. It returns nil
+// only for ctx.
+func (e *Engine) Run(ctx context.Context) error {
+	if !e.ring.Locked() {
+		e.log.Warn("queue memory is not locked (RLIMIT_MEMLOCK too low?): paging could cause underruns")
+	}
+	if err := e.sink.Start(e.ring); err != nil {
+		return fmt.Errorf("start sink: %w", err)
+	}
+	if err := e.dev.Start(); err != nil {
+		return fmt.Errorf("start device: %w", err)
+	}
+	e.log.Info("bridging", "device", e.format.String(), "graph_period", e.sink.Period(), "target_fill", e.target, "queue", e.ring.Capacity())
+
+	loopErr := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		loopErr <- e.loop()
+	}()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-loopErr:
+	case <-e.sink.Done():
+		err = fmt.Errorf("graph: %w", e.sink.Err())
+	}
+	e.stopped.Store(true)
+	e.dev.Stop()
+	wg.Wait()
+	if err == nil {
+		select {
+		case err = <-loopErr:
+		default:
+		}
+	}
+	return err
+}
+
+// loop is the interrupt loop. It owns one OS thread for its life so that
+// scheduling attributes set on it stay with it.
+func (e *Engine) loop() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	// Sleeps end within a microsecond of their deadline instead of the
+	// default 50 µs slack: less timestamp noise for the drift estimate.
+	unix.Prctl(unix.PR_SET_TIMERSLACK, 1000, 0, 0, 0)
+	for {
+		c, err := e.dev.Wait()
+		if err != nil {
+			if errors.Is(err, device.ErrStopped) && e.stopped.Load() {
+				return nil
+			}
+			return fmt.Errorf("device: %w", err)
+		}
+		e.handle(c, nowNs())
+	}
+}
+
+// handle moves the buffers completed since the previous interrupt into the
+// queue. It runs once per interrupt and allocates nothing.
+func (e *Engine) handle(c device.Completion, now int64) {
+	f := e.format
+	n := uint64(f.Buffers)
+	delta := c.Count - e.lastCount
+	if c.Count <= e.lastCount { // a device that restarted its count
+		delta = 1
+	}
+	e.lastCount = c.Count
+	e.stats.interrupts.Add(1)
+	if delta > 1 {
+		e.stats.lostIRQs.Add(delta - 1)
+	}
+	// The buffer after the newest is being written while we read: only
+	// n-1 completed buffers are safe. Older ones are gone; their frames
+	// become silence so the timeline stays right.
+	if delta > n-1 {
+		gone := delta - (n - 1)
+		e.stats.lostFrames.Add(gone * uint64(f.Period))
+		for range gone {
+			e.push(nil)
+		}
+		delta = n - 1
+	}
+	for j := c.Count - delta + 1; j <= c.Count; j++ {
+		device.Convert(e.scratch, e.dev.Buffer(int((j-1)%n)), f.Sample, f.Period)
+		e.push(e.scratch)
+	}
+	if stall := now - c.Time; stall > e.stats.worstStall.Load() {
+		e.stats.worstStall.Store(stall)
+	}
+	e.measureLatency(c.Time)
+	e.stats.fill.Store(int64(e.ring.Fill()))
+	e.stats.lastIRQTime.Store(c.Time)
+}
+
+// push writes one period to the queue; nil writes silence.
+func (e *Engine) push(p [][]float32) {
+	period := e.format.Period
+	var n int
+	if p == nil {
+		n = e.ring.WriteSilence(period)
+	} else {
+		n = e.ring.Write(p, period)
+	}
+	if n < period {
+		e.stats.overflow.Add(uint64(period - n))
+	}
+}
+
+// measureLatency finds the capture latency once the sink runs: at a sink
+// cycle start tc between two interrupts, the device had captured
+// prevFrames + (tc - prevTime)·rate frames and the sink had read ReadPos;
+// the difference is how old the frame at the port is. Without resampling
+// both sides run on one clock here, so it holds from then on, and it is
+// what the graph is told.
+func (e *Engine) measureLatency(t int64) {
+	written := e.ring.Written()
+	defer func() { e.prevTime, e.prevFrames = t, written }()
+	if e.latencySet || e.prevTime == 0 || !e.ring.Running() {
+		return
+	}
+	tm, ok := e.ring.Timing()
+	if !ok || tm.CycleStart < e.prevTime || tm.CycleStart >= t {
+		return
+	}
+	captured := float64(e.prevFrames) + float64(tm.CycleStart-e.prevTime)*float64(e.format.Rate)/1e9
+	lat := captured - float64(tm.ReadPos)
+	e.stats.latency.Store(int64(math.Round(lat * 1000)))
+	e.latencySet = true
+	e.sink.SetLatency(int(math.Round(lat)))
+	e.log.Info("capture latency", "frames", math.Round(lat*10)/10, "ms", math.Round(lat/float64(e.format.Rate)*1e5)/100)
+}
+
+// Stats returns the counters now; safe from any goroutine.
+func (e *Engine) Stats() Stats {
+	rs := e.ring.Stats()
+	return Stats{
+		Interrupts:     e.stats.interrupts.Load(),
+		LostIRQs:       e.stats.lostIRQs.Load(),
+		LostFrames:     e.stats.lostFrames.Load(),
+		Overflows:      e.stats.overflow.Load(),
+		UnderrunEvents: rs.UnderrunEvents,
+		UnderrunFrames: rs.UnderrunFrames,
+		Xruns:          e.sink.Xruns(),
+		Fill:           int(e.stats.fill.Load()),
+		Target:         e.target,
+		Capacity:       e.ring.Capacity(),
+		Latency:        float64(e.stats.latency.Load()) / 1000,
+		WorstStall:     float64(e.stats.worstStall.Load()) / 1e9,
+		Running:        e.ring.Running(),
+	}
+}
+
+func nowNs() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
