@@ -51,6 +51,8 @@ type Grabber struct {
 	last     int64   // last reported time, to keep reports monotonic
 	stopped  atomic.Bool
 	started  bool
+
+	isStopped func() bool // stopped.Load, bound once: a method value per Wait would allocate
 }
 
 // New creates a simulated grabber; nothing runs until Start.
@@ -86,6 +88,7 @@ func New(cfg Config) (*Grabber, error) {
 	if g.clock == nil {
 		g.clock = RealClock{}
 	}
+	g.isStopped = g.stopped.Load
 	if err := g.mapBuffers(); err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
@@ -208,7 +211,7 @@ func (g *Grabber) Wait() (device.Completion, error) {
 	if t < g.last {
 		t = g.last
 	}
-	g.clock.SleepUntil(t, g.stopped.Load)
+	g.clock.SleepUntil(t, g.isStopped)
 	if g.stopped.Load() {
 		return device.Completion{}, device.ErrStopped
 	}

@@ -263,3 +263,11 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitAllocatesNothing(t *testing.T) {
+	f := format(device.S32LE, 8, 256)
+	g, _ := newVirtual(t, Config{Format: f, Signal: Sine, Jitter: time.Millisecond, LoseIRQ: 0.01})
+	if n := testing.AllocsPerRun(1000, func() { g.Wait() }); n != 0 {
+		t.Errorf("Wait allocates %v times per call", n)
+	}
+}
