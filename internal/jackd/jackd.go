@@ -1,0 +1,214 @@
+package jackd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// StartTimeout bounds how long Start waits for the server to answer.
+const StartTimeout = 10 * time.Second
+
+// Server is a running private jackd.
+type Server struct {
+	Name   string
+	Rate   int
+	Period int
+
+	cmd    *exec.Cmd
+	out    *tailBuffer
+	exited chan struct{}
+	err    error // set before exited closes
+	stop   sync.Once
+}
+
+// Available reports whether jackd and jack_lsp are on PATH.
+func Available() bool {
+	for _, bin := range []string{"jackd", "jack_lsp"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+var nameSeq atomic.Uint64
+
+// UniqueName returns a server name no other process or call uses:
+// prefix, the process id and a counter.
+func UniqueName(prefix string) string {
+	return fmt.Sprintf("%s%d_%d", prefix, os.Getpid(), nameSeq.Add(1))
+}
+
+// Start runs `jackd -n name --port-max 64 -r -d dummy -r rate -p period`
+// without real-time scheduling and waits until `jack_lsp -s name` answers.
+// Before -d, -p would be --port-max; after -d dummy it is the period.
+func Start(name string, rate, period int) (*Server, error) {
+	if name == "" {
+		return nil, errors.New("jackd: empty server name")
+	}
+	if !Available() {
+		return nil, errors.New("jackd: jackd or jack_lsp not installed (Debian: apt-get install jackd2)")
+	}
+	if lsp(name) == nil {
+		return nil, fmt.Errorf("jackd: a JACK server named %s is already running", name)
+	}
+	s := &Server{Name: name, Rate: rate, Period: period, out: &tailBuffer{max: 8 << 10}, exited: make(chan struct{})}
+	s.cmd = exec.Command("jackd", "-n", name, "--port-max", "64", "-r",
+		"-d", "dummy", "-r", strconv.Itoa(rate), "-p", strconv.Itoa(period))
+	s.cmd.Env = append(os.Environ(), "JACK_NO_START_SERVER=1")
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	// Own process group: a terminal's Ctrl-C goes to the caller, which
+	// then stops jackd in order. (No Pdeathsig: it fires when the forking
+	// OS thread exits, which a Go program does not control.)
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("jackd: start %s: %w", name, err)
+	}
+	go func() {
+		s.err = s.cmd.Wait()
+		close(s.exited)
+	}()
+	if err := s.waitReady(); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) waitReady() error {
+	deadline := time.Now().Add(StartTimeout)
+	for {
+		if lsp(s.Name) == nil {
+			return nil
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("jackd: server %s exited during start-up (%v); its output ends:\n%s",
+				s.Name, s.err, s.out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("jackd: server %s did not answer jack_lsp within %v; its output ends:\n%s",
+				s.Name, StartTimeout, s.out.String())
+		}
+	}
+}
+
+// lsp asks the server name for its ports; nil means it answered.
+func lsp(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "jack_lsp", "-s", name)
+	cmd.Env = append(os.Environ(), "JACK_NO_START_SERVER=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("jack_lsp -s %s: %w: %s", name, err, bytes.TrimSpace(out))
+	}
+	if !bytes.Contains(out, []byte(":")) {
+		return fmt.Errorf("jack_lsp -s %s: no ports listed", name)
+	}
+	return nil
+}
+
+// Output returns the tail of jackd's stdout and stderr.
+func (s *Server) Output() string { return s.out.String() }
+
+// Exited is closed when jackd has exited.
+func (s *Server) Exited() <-chan struct{} { return s.exited }
+
+// Stop terminates jackd (SIGTERM, then SIGKILL after 5 s), waits for it and
+// removes what it may have left in /dev/shm. It is safe to call more than
+// once.
+func (s *Server) Stop() error {
+	s.stop.Do(func() {
+		s.signal(syscall.SIGTERM)
+		select {
+		case <-s.exited:
+		case <-time.After(5 * time.Second):
+			s.signal(syscall.SIGKILL)
+			<-s.exited
+		}
+		s.cleanShm()
+	})
+	return nil
+}
+
+// Kill ends jackd at once with SIGKILL, as a crash would, and waits.
+func (s *Server) Kill() {
+	s.stop.Do(func() {
+		s.signal(syscall.SIGKILL)
+		<-s.exited
+		s.cleanShm()
+	})
+}
+
+func (s *Server) signal(sig syscall.Signal) {
+	select {
+	case <-s.exited:
+	default:
+		s.cmd.Process.Signal(sig)
+	}
+}
+
+// cleanShm removes the server's sockets and semaphores, which a killed
+// jackd leaves behind (a clean exit removes them itself).
+func (s *Server) cleanShm() {
+	for _, pat := range []string{"jack_" + s.Name + "_*", "jack_sem.*_" + s.Name + "_*"} {
+		files, _ := filepath.Glob(filepath.Join("/dev/shm", pat))
+		for _, f := range files {
+			os.Remove(f)
+		}
+	}
+}
+
+// StartT starts a private server for a test, named after a fresh
+// UniqueName, and stops it in t.Cleanup. It skips the test, loudly, only
+// when jackd is not installed, and fails it when jackd does not start.
+func StartT(t testing.TB, rate, period int) *Server {
+	t.Helper()
+	if !Available() {
+		t.Skip("SKIP: jackd / jack_lsp NOT INSTALLED: this test needs a real JACK server (apt-get install jackd2)")
+	}
+	t.Setenv("JACK_NO_START_SERVER", "1")
+	s, err := Start(UniqueName("sgbt"), rate, period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.TrimSpace(string(t.b))
+}
