@@ -1,0 +1,175 @@
+#include "textflag.h"
+
+// func blendAVX2(dst, a, b *float32, n int, w float32)
+TEXT ·blendAVX2(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS w+32(FP), Y0
+
+blend16:
+	CMPQ CX, $16
+	JL   blend8
+	VMOVUPS (SI), Y1
+	VMOVUPS 32(SI), Y3
+	VMOVUPS (DX), Y2
+	VMOVUPS 32(DX), Y4
+	VSUBPS  Y1, Y2, Y2
+	VSUBPS  Y3, Y4, Y4
+	VFMADD231PS Y2, Y0, Y1
+	VFMADD231PS Y4, Y0, Y3
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y3, 32(DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  blend16
+
+blend8:
+	CMPQ CX, $8
+	JL   blenddone
+	VMOVUPS (SI), Y1
+	VMOVUPS (DX), Y2
+	VSUBPS  Y1, Y2, Y2
+	VFMADD231PS Y2, Y0, Y1
+	VMOVUPS Y1, (DI)
+
+blenddone:
+	VZEROUPPER
+	RET
+
+// func dotAVX2(x, c *float32, n int) float32
+TEXT ·dotAVX2(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ c+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+dot32:
+	CMPQ CX, $32
+	JL   dot8
+	VMOVUPS (SI), Y4
+	VMOVUPS 32(SI), Y5
+	VMOVUPS 64(SI), Y6
+	VMOVUPS 96(SI), Y7
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	VFMADD231PS 64(DI), Y6, Y2
+	VFMADD231PS 96(DI), Y7, Y3
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  dot32
+
+dot8:
+	CMPQ CX, $8
+	JL   dotsum
+	VMOVUPS (SI), Y4
+	VFMADD231PS (DI), Y4, Y0
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  dot8
+
+dotsum:
+	// 32 float32 partial sums -> float64, then one horizontal sum.
+	VCVTPS2PD    X0, Y4
+	VEXTRACTF128 $1, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VCVTPS2PD    X1, Y5
+	VEXTRACTF128 $1, Y1, X1
+	VCVTPS2PD    X1, Y1
+	VCVTPS2PD    X2, Y6
+	VEXTRACTF128 $1, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VCVTPS2PD    X3, Y7
+	VEXTRACTF128 $1, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD Y4, Y0, Y0
+	VADDPD Y5, Y1, Y1
+	VADDPD Y6, Y2, Y2
+	VADDPD Y7, Y3, Y3
+	VADDPD Y1, Y0, Y0
+	VADDPD Y3, Y2, Y2
+	VADDPD Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD X1, X0, X0
+	VUNPCKHPD X0, X0, X1
+	VADDSD X1, X0, X0
+	VCVTSD2SS X0, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func interpAVX2(x, a, b *float32, n int, w float32) float32
+// returns sa + w·(sb - sa), sa = Σ x·a, sb = Σ x·b: one output frame of one
+// channel without writing blended coefficients.
+TEXT ·interpAVX2(SB), NOSPLIT, $0-44
+	MOVQ x+0(FP), SI
+	MOVQ a+8(FP), DI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+interp16:
+	CMPQ CX, $16
+	JL   interp8
+	VMOVUPS (SI), Y4
+	VMOVUPS 32(SI), Y5
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	VFMADD231PS (DX), Y4, Y2
+	VFMADD231PS 32(DX), Y5, Y3
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, DX
+	SUBQ $16, CX
+	JMP  interp16
+
+interp8:
+	CMPQ CX, $8
+	JL   interpsum
+	VMOVUPS (SI), Y4
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS (DX), Y4, Y2
+
+interpsum:
+	// sa in Y0+Y1, sb in Y2+Y3: to float64, reduce, blend in float64.
+	VCVTPS2PD    X0, Y4
+	VEXTRACTF128 $1, Y0, X0
+	VCVTPS2PD    X0, Y0
+	VCVTPS2PD    X1, Y5
+	VEXTRACTF128 $1, Y1, X1
+	VCVTPS2PD    X1, Y1
+	VADDPD Y4, Y0, Y0
+	VADDPD Y5, Y1, Y1
+	VADDPD Y1, Y0, Y0
+	VCVTPS2PD    X2, Y4
+	VEXTRACTF128 $1, Y2, X2
+	VCVTPS2PD    X2, Y2
+	VCVTPS2PD    X3, Y5
+	VEXTRACTF128 $1, Y3, X3
+	VCVTPS2PD    X3, Y3
+	VADDPD Y4, Y2, Y2
+	VADDPD Y5, Y3, Y3
+	VADDPD Y3, Y2, Y2
+	VSUBPD Y0, Y2, Y2      // sb - sa, lane-wise
+	VCVTSS2SD w+32(FP), X6, X6
+	VBROADCASTSD X6, Y6
+	VFMADD231PD Y2, Y6, Y0 // sa + w·(sb - sa)
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD X1, X0, X0
+	VUNPCKHPD X0, X0, X1
+	VADDSD X1, X0, X0
+	VCVTSD2SS X0, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+40(FP)
+	RET
