@@ -44,3 +44,13 @@ var ErrStopped = errors.New("device stopped")
 // driver unbound, emulator exited). A backend that can see it return says
 // so through the Reopener interface.
 var ErrGone = errors.New("device gone")
+
+// Reopener is a Grabber that can wait for its device to come back after
+// Wait returned an error wrapping ErrGone (a UIO device rebound, a USB card
+// replugged). Reopen blocks until the device is usable again or stop
+// reports true, and leaves the Grabber as if just opened: the engine calls
+// Start again and the interrupt count restarts. The sink keeps running
+// meanwhile; the engine fills the gap with silence.
+type Reopener interface {
+	Reopen(stop func() bool) error
+}
