@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -40,7 +41,11 @@ type Config struct {
 	// period and one graph period, to ride out producer stalls. 0 picks
 	// DefaultMargin.
 	Margin int
-	Log    *slog.Logger // nil: slog.Default()
+	// WaitForDevice keeps the sink running when the device goes away
+	// (device.ErrGone) and a Reopener backend waits for it to return;
+	// without it a vanished device ends Run with an error.
+	WaitForDevice bool
+	Log           *slog.Logger // nil: slog.Default()
 }
 
 // DefaultMargin covers interrupt jitter and a Go GC pause on a loaded
@@ -52,6 +57,7 @@ const DefaultMargin = 64
 type Engine struct {
 	dev    device.Grabber
 	sink   Sink
+	wait   bool
 	log    *slog.Logger
 	format device.Format
 	ring   *ring.Ring
@@ -79,6 +85,7 @@ type counters struct {
 	latency     atomic.Int64  // measured capture latency, frames ×1000
 	fill        atomic.Int64  // queue fill right after the last write
 	lastIRQTime atomic.Int64
+	gone        atomic.Uint64 // times the device went away and came back
 }
 
 // Stats is a snapshot of the engine's counters.
@@ -96,6 +103,7 @@ type Stats struct {
 	Latency        float64 // measured capture latency, frames (0 until known)
 	WorstStall     float64 // seconds between an interrupt and its handling, worst seen
 	Running        bool    // the sink has started draining
+	DeviceReturns  uint64  // times the device vanished and was reopened
 }
 
 // New checks that dev and sink can be bridged and sizes the queue.
@@ -131,6 +139,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		dev:     cfg.Device,
 		sink:    cfg.Sink,
+		wait:    cfg.WaitForDevice,
 		log:     log,
 		format:  f,
 		ring:    r,
@@ -202,13 +211,76 @@ func (e *Engine) loop() error {
 	unix.Prctl(unix.PR_SET_TIMERSLACK, 1000, 0, 0, 0)
 	for {
 		c, err := e.dev.Wait()
-		if err != nil {
-			if errors.Is(err, device.ErrStopped) && e.stopped.Load() {
-				return nil
+		switch {
+		case err == nil:
+			e.handle(c, nowNs())
+			continue
+		case e.stopped.Load():
+			return nil
+		case errors.Is(err, device.ErrGone):
+			if err := e.awaitDevice(err); err != nil {
+				return err
 			}
-			return fmt.Errorf("device: %w", err)
+			continue
 		}
-		e.handle(c, nowNs())
+		return fmt.Errorf("device: %w", err)
+	}
+}
+
+// awaitDevice rides out a vanished device: the sink keeps its ports and
+// plays silence (topped up to the target so it never underruns) while the
+// backend waits for the device; then the device starts again and the
+// latency is measured anew.
+func (e *Engine) awaitDevice(cause error) error {
+	r, ok := e.dev.(device.Reopener)
+	if !e.wait || !ok {
+		hint := ""
+		if ok {
+			hint = " (run with --wait to wait for it to return)"
+		}
+		return fmt.Errorf("device: %w%s", cause, hint)
+	}
+	e.log.Warn("device gone; waiting for it to return, the ports stay and play silence", "err", cause)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the only producer until quit: the loop is blocked in Reopen
+		defer wg.Done()
+		e.feedSilence(quit)
+	}()
+	err := r.Reopen(e.stopped.Load)
+	close(quit)
+	wg.Wait()
+	if err != nil {
+		if e.stopped.Load() {
+			return nil
+		}
+		return fmt.Errorf("device did not return: %w", err)
+	}
+	if err := e.dev.Start(); err != nil {
+		return fmt.Errorf("restart device: %w", err)
+	}
+	e.lastCount, e.prevTime, e.latencySet = 0, 0, false
+	e.stats.gone.Add(1)
+	e.log.Info("device is back; resuming", "returns", e.stats.gone.Load())
+	return nil
+}
+
+// feedSilence keeps the queue at its target with silence, once per graph
+// period, until quit is closed.
+func (e *Engine) feedSilence(quit <-chan struct{}) {
+	period := time.Duration(e.sink.Period()) * time.Second / time.Duration(e.format.Rate)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		if n := e.target - e.ring.Fill(); n > 0 {
+			e.ring.WriteSilence(n)
+		}
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -304,6 +376,7 @@ func (e *Engine) Stats() Stats {
 		Latency:        float64(e.stats.latency.Load()) / 1000,
 		WorstStall:     float64(e.stats.worstStall.Load()) / 1e9,
 		Running:        e.ring.Running(),
+		DeviceReturns:  e.stats.gone.Load(),
 	}
 }
 

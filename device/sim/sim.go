@@ -252,3 +252,13 @@ func (g *Grabber) Close() error {
 }
 
 var _ device.Grabber = (*Grabber)(nil)
+
+// Restart makes a stopped or running simulator ready for Start again, as
+// a device that was unplugged and plugged back in: the interrupt count
+// and the signal restart from frame 0, as a re-initialised device would.
+func (g *Grabber) Restart() error {
+	g.started = false
+	g.stopped.Store(false)
+	g.filled = 0
+	return nil
+}
