@@ -255,7 +255,7 @@ var _ device.Grabber = (*Grabber)(nil)
 
 // Restart makes a stopped or running simulator ready for Start again, as
 // a device that was unplugged and plugged back in: the interrupt count
-// and the signal restart from frame 0, as a re-initialised device would.
+// and the signal restarts from frame 0, as a re-initialised device would.
 func (g *Grabber) Restart() error {
 	g.started = false
 	g.stopped.Store(false)
