@@ -1,0 +1,397 @@
+package jack
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../ring -O2 -Wall
+#cgo pkg-config: jack
+#include <errno.h>
+#include <stdlib.h>
+#include "sgb_jack.h"
+
+// cgo cannot call the __atomic builtins.
+static uint64_t load_u64(uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static uint32_t load_u32(uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static void store_u32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+static int load_acquire_int(int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sgbridge/sgbridge/bridge/ring"
+)
+
+// MaxPorts is the most capture ports one client registers.
+const MaxPorts = C.SGB_JACK_MAX_PORTS
+
+var (
+	// ErrNoServer is wrapped by Open's error when no JACK server answers.
+	ErrNoServer = errors.New("no JACK server running")
+	// ErrShutdown is wrapped by Err when the server shut the client down.
+	ErrShutdown = errors.New("JACK server shut the client down")
+	// ErrClosed is returned by Err after Close.
+	ErrClosed = errors.New("JACK client closed")
+)
+
+// Config says which server to join and how to name the ports.
+type Config struct {
+	Name       string // client name; JACK may append a suffix if taken
+	Server     string // "" = $JACK_DEFAULT_SERVER or "default"
+	PortPrefix string // port names are PortPrefix + 1..N; "" = "capture_"
+}
+
+// Stats are the client's counters.
+type Stats struct {
+	Xruns          uint64 // xruns the server reported
+	Cycles         uint64 // process callbacks run
+	UnderrunEvents uint64 // from the ring: cycles short of data after start
+	UnderrunFrames uint64 // from the ring: frames replaced by silence
+}
+
+// Client is one JACK client. Its methods may be called from any goroutine
+// but not concurrently with or after Close, except Done and Err.
+type Client struct {
+	j      *C.struct_sgb_jack // C memory: the callbacks hold it
+	cfg    Config
+	name   string
+	rate   int
+	ring   *ring.Ring
+	ports  []string // our full port names
+	wakeR  *os.File
+	wakeW  int
+	done   chan struct{}
+	mu     sync.Mutex
+	err    error
+	closed bool
+}
+
+// serverName is what the user would call the server in a message.
+func serverName(s string) string {
+	if s != "" {
+		return s
+	}
+	if env := os.Getenv("JACK_DEFAULT_SERVER"); env != "" {
+		return env
+	}
+	return "default"
+}
+
+// lastError is libjack's last error line, which sgb_jack_quiet keeps off
+// stderr.
+func lastError() string {
+	var buf [256]C.char
+	C.sgb_jack_last_error(&buf[0], C.size_t(len(buf)))
+	return C.GoString(&buf[0])
+}
+
+// Open connects to a running JACK server; it never starts one.
+func Open(cfg Config) (*Client, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("jack: empty client name")
+	}
+	if cfg.PortPrefix == "" {
+		cfg.PortPrefix = "capture_"
+	}
+	C.sgb_jack_quiet()
+
+	var p [2]int
+	// Non-blocking both ways: the shutdown callback must never block on
+	// the pipe, and the read end goes to Go's poller.
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return nil, fmt.Errorf("jack: pipe: %w", err)
+	}
+	j := (*C.struct_sgb_jack)(C.calloc(1, C.sizeof_struct_sgb_jack))
+	j.wake_fd = C.int(p[1])
+
+	cname, cserver := C.CString(cfg.Name), C.CString(cfg.Server)
+	defer C.free(unsafe.Pointer(cname))
+	defer C.free(unsafe.Pointer(cserver))
+	var status C.int
+	j.client = C.sgb_jack_open(cname, cserver, &status)
+	if j.client == nil {
+		unix.Close(p[0])
+		unix.Close(p[1])
+		C.free(unsafe.Pointer(j))
+		st := int(status)
+		if st&C.JackServerFailed != 0 || st&C.JackServerError != 0 {
+			return nil, fmt.Errorf("jack: open client %q: %w: server %q is not reachable; start one (for example `jackd -d dummy`) or pick another with --jack-server",
+				cfg.Name, ErrNoServer, serverName(cfg.Server))
+		}
+		return nil, fmt.Errorf("jack: open client %q on server %q: %s (status %#x)%s",
+			cfg.Name, serverName(cfg.Server), statusText(st), st, detail())
+	}
+	c := &Client{
+		j:     j,
+		cfg:   cfg,
+		name:  C.GoString(C.jack_get_client_name(j.client)),
+		rate:  int(C.jack_get_sample_rate(j.client)),
+		wakeR: os.NewFile(uintptr(p[0]), "jack-shutdown"),
+		wakeW: p[1],
+		done:  make(chan struct{}),
+	}
+	j.rate = C.uint32_t(c.rate)
+	j.clock_raw = C.sgb_jack_detect_clock()
+	j.period = C.uint32_t(C.jack_get_buffer_size(j.client))
+	if rc := C.sgb_jack_set_callbacks(j); rc != 0 {
+		c.Close()
+		return nil, fmt.Errorf("jack: set callbacks (%d)%s", int(rc), detail())
+	}
+	go c.watch()
+	return c, nil
+}
+
+func detail() string {
+	if e := lastError(); e != "" {
+		return ": " + e
+	}
+	return ""
+}
+
+// statusText names the bits of a jack_status_t.
+func statusText(st int) string {
+	var s []string
+	for _, b := range []struct {
+		bit  int
+		text string
+	}{
+		{C.JackFailure, "failure"},
+		{C.JackInvalidOption, "invalid option"},
+		{C.JackNameNotUnique, "client name not unique"},
+		{C.JackServerStarted, "server started"},
+		{C.JackServerFailed, "cannot connect to server"},
+		{C.JackServerError, "server communication error"},
+		{C.JackNoSuchClient, "no such client"},
+		{C.JackLoadFailure, "cannot load internal client"},
+		{C.JackInitFailure, "cannot initialize client"},
+		{C.JackShmFailure, "cannot access shared memory"},
+		{C.JackVersionError, "protocol version mismatch"},
+		{C.JackBackendError, "backend error"},
+		{C.JackClientZombie, "client zombified"},
+	} {
+		if st&b.bit != 0 {
+			s = append(s, b.text)
+		}
+	}
+	if len(s) == 0 {
+		return "unknown error"
+	}
+	return strings.Join(s, ", ")
+}
+
+// watch turns the shutdown callback's pipe write (or the pipe's closing in
+// Close) into Done and Err.
+func (c *Client) watch() {
+	var b [1]byte
+	n, _ := c.wakeR.Read(b[:]) // blocks in the poller, not on a thread
+	c.mu.Lock()
+	if n == 1 && C.load_acquire_int(&c.j.shutdown) != 0 {
+		reason := strings.TrimSpace(C.GoString(&c.j.reason[0]))
+		if reason == "" {
+			reason = "no reason given"
+		}
+		c.err = fmt.Errorf("jack: server %q: %w: %s", serverName(c.cfg.Server), ErrShutdown, reason)
+	} else if c.err == nil {
+		c.err = ErrClosed
+	}
+	c.mu.Unlock()
+	close(c.done)
+}
+
+// Name is the client name JACK gave us.
+func (c *Client) Name() string { return c.name }
+
+// Rate is the graph's sample rate.
+func (c *Client) Rate() int { return c.rate }
+
+// Period is the graph's current buffer size in frames.
+func (c *Client) Period() int { return int(C.load_u32(&c.j.period)) }
+
+// JACKClock names the clock libjack's jack_get_time() runs on:
+// "CLOCK_MONOTONIC_RAW" (jackd2 1.9.21 on Linux) or "CLOCK_MONOTONIC". The
+// timing the client publishes through the ring is converted to
+// CLOCK_MONOTONIC either way.
+func (c *Client) JACKClock() string {
+	if c.j.clock_raw != 0 {
+		return "CLOCK_MONOTONIC_RAW"
+	}
+	return "CLOCK_MONOTONIC"
+}
+
+// Ports lists the full names of the registered ports.
+func (c *Client) Ports() []string { return append([]string(nil), c.ports...) }
+
+// Start registers r.Channels() capture ports, installs the process
+// callback that feeds them from r and activates the client. r must outlive
+// the client: close it after Close.
+func (c *Client) Start(r *ring.Ring) error {
+	if c.ring != nil {
+		return errors.New("jack: client already started")
+	}
+	n := r.Channels()
+	if n < 1 || n > MaxPorts {
+		return fmt.Errorf("jack: %d channels, want 1..%d", n, MaxPorts)
+	}
+	j := c.j
+	ctype := C.CString(C.JACK_DEFAULT_AUDIO_TYPE)
+	defer C.free(unsafe.Pointer(ctype))
+	flags := C.ulong(C.JackPortIsOutput | C.JackPortIsPhysical | C.JackPortIsTerminal)
+	for i := range n {
+		name := fmt.Sprintf("%s%d", c.cfg.PortPrefix, i+1)
+		cn := C.CString(name)
+		p := C.jack_port_register(j.client, cn, ctype, flags, 0)
+		C.free(unsafe.Pointer(cn))
+		if p == nil {
+			return fmt.Errorf("jack: register port %s:%s%s", c.name, name, detail())
+		}
+		j.ports[i] = p
+		j.nports = C.uint32_t(i + 1)
+		c.ports = append(c.ports, C.GoString(C.jack_port_name(p)))
+	}
+	j.ring = (*C.struct_sgb_ring)(r.Header())
+	C.sgb_jack_set_latency_ranges(j)
+	if rc := C.sgb_jack_set_process(j); rc != 0 {
+		return fmt.Errorf("jack: set process callback (%d)%s", int(rc), detail())
+	}
+	if rc := C.jack_activate(j.client); rc != 0 {
+		return fmt.Errorf("jack: activate client %s (%d)%s", c.name, int(rc), detail())
+	}
+	c.ring = r
+	return nil
+}
+
+// SetLatency sets the capture latency the ports report, in frames: the
+// queue's real target fill. The graph recomputes its latencies at once.
+func (c *Client) SetLatency(frames int) {
+	C.store_u32(&c.j.latency, C.uint32_t(max(frames, 0)))
+	if c.ring != nil {
+		C.jack_recompute_total_latencies(c.j.client)
+	}
+}
+
+// Connect connects capture_i to the i-th JACK audio input port matched by
+// patterns, in order. A pattern is a full port name or, failing that, a
+// regular expression searched in the port names (as jack_get_ports does).
+// Ports beyond the matches stay unconnected.
+func (c *Client) Connect(patterns []string) error {
+	if c.ring == nil {
+		return errors.New("jack: connect before Start")
+	}
+	inputs := c.inputPorts()
+	var targets []string
+	seen := map[string]bool{}
+	for _, pat := range patterns {
+		var re *regexp.Regexp
+		exact := false
+		for _, p := range inputs {
+			if p == pat {
+				exact = true
+			}
+		}
+		if exact {
+			if !seen[pat] {
+				targets, seen[pat] = append(targets, pat), true
+			}
+			continue
+		}
+		re, err := regexp.Compile(pat)
+		if err != nil {
+			return fmt.Errorf("jack: --connect %q: not an input port and not a valid regular expression: %w", pat, err)
+		}
+		for _, p := range inputs {
+			if re.MatchString(p) && !seen[p] {
+				targets, seen[p] = append(targets, p), true
+			}
+		}
+	}
+	if len(targets) == 0 {
+		shown := inputs
+		if len(shown) > 8 {
+			shown = append(shown[:8:8], "...")
+		}
+		return fmt.Errorf("jack: --connect %q: no JACK audio input port matches (inputs: %s)",
+			patterns, strings.Join(shown, ", "))
+	}
+	for i, dst := range targets[:min(len(targets), len(c.ports))] {
+		src, cdst := C.CString(c.ports[i]), C.CString(dst)
+		rc := C.jack_connect(c.j.client, src, cdst)
+		C.free(unsafe.Pointer(src))
+		C.free(unsafe.Pointer(cdst))
+		if rc != 0 && rc != C.EEXIST {
+			return fmt.Errorf("jack: connect %s to %s (%d)%s", c.ports[i], dst, int(rc), detail())
+		}
+	}
+	return nil
+}
+
+func (c *Client) inputPorts() []string {
+	ctype := C.CString(C.JACK_DEFAULT_AUDIO_TYPE)
+	defer C.free(unsafe.Pointer(ctype))
+	list := C.jack_get_ports(c.j.client, nil, ctype, C.JackPortIsInput)
+	if list == nil {
+		return nil
+	}
+	defer C.jack_free(unsafe.Pointer(list))
+	var names []string
+	for p := list; *p != nil; p = (**C.char)(unsafe.Add(unsafe.Pointer(p), unsafe.Sizeof(*p))) {
+		names = append(names, C.GoString(*p))
+	}
+	return names
+}
+
+// Stats returns the client's counters and the ring's underruns.
+func (c *Client) Stats() Stats {
+	s := Stats{
+		Xruns:  uint64(C.load_u64(&c.j.xruns)),
+		Cycles: uint64(C.load_u64(&c.j.cycles)),
+	}
+	if c.ring != nil {
+		rs := c.ring.Stats()
+		s.UnderrunEvents, s.UnderrunFrames = rs.UnderrunEvents, rs.UnderrunFrames
+	}
+	return s
+}
+
+// Done is closed when the server shut the client down or Close ran.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err is nil while the client runs; after Done it wraps ErrShutdown with
+// the server's reason, or is ErrClosed.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close deactivates and closes the client; after it returns no callback
+// touches the ring any more.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+
+	var err error
+	// jack_client_close deactivates first and also works after a
+	// server shutdown; after it no callback runs.
+	if rc := C.jack_client_close(c.j.client); rc != 0 && c.Err() == nil {
+		err = fmt.Errorf("jack: close client %s (%d)%s", c.name, int(rc), detail())
+	}
+	// Closing the write end wakes watch with EOF if no shutdown did.
+	unix.Close(c.wakeW)
+	<-c.done
+	c.wakeR.Close()
+	C.free(unsafe.Pointer(c.j))
+	c.j = nil
+	return err
+}
