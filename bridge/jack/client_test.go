@@ -42,7 +42,16 @@ type port struct {
 
 func lsp(t *testing.T, server string) map[string]*port {
 	t.Helper()
-	out, err := exec.Command("jack_lsp", "-s", server, "-c", "-l", "-p").CombinedOutput()
+	var out []byte
+	var err error
+	// jack_lsp can fail transiently while another test's jackd on this
+	// machine is killed and its shared memory reclaimed; retry a little.
+	for try := 0; try < 5; try++ {
+		if out, err = exec.Command("jack_lsp", "-s", server, "-c", "-l", "-p").CombinedOutput(); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatalf("jack_lsp: %v\n%s", err, out)
 	}

@@ -145,11 +145,18 @@ func (s *Server) Stop() error {
 	return nil
 }
 
-// Kill ends jackd at once with SIGKILL, as a crash would, and waits.
+// Kill ends jackd at once with SIGKILL, as a crash would, and waits. A
+// killed jackd keeps its slot in /dev/shm/jack-shm-registry, which holds
+// only 8 servers for the whole machine and is not reclaimed for other
+// names; a server started under the same name takes the dead slot over,
+// so Kill starts one and stops it cleanly to give the slot back.
 func (s *Server) Kill() {
 	s.stop.Do(func() {
 		s.signal(syscall.SIGKILL)
 		<-s.exited
+		if again, err := Start(s.Name, s.Rate, s.Period); err == nil {
+			again.Stop()
+		}
 		s.cleanShm()
 	})
 }

@@ -38,6 +38,11 @@ func TestKillCleansShm(t *testing.T) {
 	if len(left) > 0 {
 		t.Errorf("left in /dev/shm after Kill: %v", left)
 	}
+	// The shared registry must not keep the dead server's slot.
+	reg, err := os.ReadFile("/dev/shm/jack-shm-registry")
+	if err == nil && strings.Contains(string(reg), ":"+s.Name+":") {
+		t.Errorf("jack-shm-registry still lists %s", s.Name)
+	}
 }
 
 func TestStartTakenName(t *testing.T) {
