@@ -9,11 +9,13 @@ import (
 type Quality int
 
 const (
-	// Fast is 32 taps, 100 dB stop band: for monitoring paths and low-end CPUs.
-	Fast Quality = iota
 	// Default is 64 taps, 2000 phases, 140 dB stop band: transparent to
 	// 20 kHz at 48 kHz (THD+N <= -125 dB there) at drift-compensation ratios.
-	Default
+	// It is the zero value.
+	Default Quality = iota
+	// Fast is 32 taps, 1024 phases, 100 dB stop band: for monitoring paths
+	// and low-end CPUs.
+	Fast
 	// Best is 80 taps, 1600 phases, 150 dB stop band and a wider pass band.
 	Best
 )
@@ -46,7 +48,7 @@ func (q Quality) String() string {
 	return fmt.Sprintf("Quality(%d)", int(q))
 }
 
-func (q Quality) valid() bool { return q >= Fast && q <= Best }
+func (q Quality) valid() bool { return q >= Default && q <= Best }
 
 // ParseQuality maps a preset name ("fast", "default", "high", "best", any
 // case) to its Quality.
