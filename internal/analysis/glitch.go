@@ -36,7 +36,8 @@ const glitchMerge = 32
 // sample-to-sample difference. Samples with |e|/Amp above thresholdDB,
 // and every sample of a window whose fitted amplitude fell below half
 // the recording's median (a dropout longer than the predictor sees), are
-// flagged. White noise of RMS s raises e's floor to about 2.4*s, so set
+// flagged; such a dropout and its edges make one Glitch, whose Len is
+// then only as exact as a quarter window. White noise of RMS s raises e's floor to about 2.4*s, so set
 // the threshold some 20 dB above the signal's THD+N.
 func Glitches(x []float64, rate, freqGuess float64, window int, thresholdDB float64) ([]Glitch, error) {
 	if window <= 0 {
@@ -99,17 +100,25 @@ func Glitches(x []float64, rate, freqGuess float64, window int, thresholdDB floa
 	var out []Glitch
 	cur := Glitch{Index: -1}
 	var peak float64
+	long := false // cur includes a low-amplitude window
 	flush := func() {
 		if cur.Index >= 0 {
 			cur.Level = dB(peak / ampRef)
 			out = append(out, cur)
 		}
-		cur, peak = Glitch{Index: -1}, 0
+		cur, peak, long = Glitch{Index: -1}, 0, false
 	}
-	flag := func(n int, e float64) {
-		if cur.Index >= 0 && n-(cur.Index+cur.Len-1) > glitchMerge {
+	flag := func(n int, e float64, low bool) {
+		// A long dropout is flagged by window and its edges by the
+		// predictor; keep them one glitch.
+		gap := glitchMerge
+		if low || long {
+			gap = window
+		}
+		if cur.Index >= 0 && n-(cur.Index+cur.Len-1) > gap {
 			flush()
 		}
+		long = long || low
 		if cur.Index < 0 {
 			cur.Index = n
 		}
@@ -138,7 +147,7 @@ func Glitches(x []float64, rate, freqGuess float64, window int, thresholdDB floa
 			e = max(e, ampRef-fits[i].Amp)
 		}
 		if e > thr || math.IsNaN(e) {
-			flag(n, e)
+			flag(n, e, lowAmp[i])
 		}
 	}
 	flush()
