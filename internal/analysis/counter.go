@@ -108,3 +108,16 @@ func Counter[T float32 | float64](x []T, channel int) (start uint32, err error) 
 	}
 	return start, nil
 }
+
+// SkipZeros returns the index of the first sample of x that is not exactly
+// zero: a recording started before the signal reached the port begins
+// with silence, which must be cut before Counter or Glitches see it.
+// It returns len(x) if x is all zeros.
+func SkipZeros[T float32 | float64](x []T) int {
+	for i, v := range x {
+		if v != 0 {
+			return i
+		}
+	}
+	return len(x)
+}

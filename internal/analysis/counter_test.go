@@ -110,3 +110,17 @@ func TestCounterNotCounter(t *testing.T) {
 		t.Error("negative channel accepted")
 	}
 }
+
+func TestSkipZeros(t *testing.T) {
+	x := append(make([]float32, 10), counter[float32](5, 0, 100)...)
+	i := SkipZeros(x)
+	if i != 10 {
+		t.Fatalf("SkipZeros = %d, want 10", i)
+	}
+	if start, err := Counter(x[i:], 0); err != nil || start != 5 {
+		t.Fatalf("Counter after SkipZeros: %d, %v", start, err)
+	}
+	if SkipZeros(make([]float64, 3)) != 3 {
+		t.Fatal("all zeros")
+	}
+}

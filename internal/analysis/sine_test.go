@@ -227,3 +227,17 @@ func BenchmarkFitSine100ms(b *testing.B) {
 		}
 	}
 }
+
+// TestFitSineHostile: non-finite samples give an error, never a NaN fit.
+func TestFitSineHostile(t *testing.T) {
+	for _, bad := range []float64{math.NaN(), math.Inf(1)} {
+		x := Sine64(4800, rate, 1000, 0.5, 0)
+		x[100] = bad
+		if s, err := FitSine(x, rate, 1000); err == nil {
+			t.Errorf("sample %v: fit %+v, want error", bad, s)
+		}
+		if s, err := FitSine(x, rate, 0); err == nil {
+			t.Errorf("sample %v, no guess: fit %+v, want error", bad, s)
+		}
+	}
+}
