@@ -1,0 +1,535 @@
+package drift
+
+import (
+	"fmt"
+	"math"
+)
+
+// State is the controller's lock state.
+type State uint8
+
+const (
+	// Waiting: no device interrupt or no sink cycle seen yet; the ratio is
+	// nominal.
+	Waiting State = iota
+	// Acquiring: aligned once, clocks still being measured; the controller
+	// may re-align (Correction) as the estimates sharpen.
+	Acquiring
+	// Locked: both clock rates known to better than Config.LockPPM; only a
+	// resync (error beyond Config.ResyncBound) moves the queue in steps.
+	Locked
+)
+
+func (s State) String() string {
+	switch s {
+	case Waiting:
+		return "waiting"
+	case Acquiring:
+		return "acquiring"
+	case Locked:
+		return "locked"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// Sink is one sink cycle as the sink's process callback published it. Its
+// fields match bridge/ring.Timing one for one, so the engine converts with
+// drift.Sink(t). Times are CLOCK_MONOTONIC ns, filtered by the server
+// (jack_get_cycle_times), so they are smooth.
+type Sink struct {
+	CycleStart int64   // start of the cycle
+	NextStart  int64   // start of the next cycle
+	Period     float64 // filtered period, ns
+	Frames     uint64  // graph frame counter at cycle start
+	NFrames    uint32  // frames in the cycle
+	Rate       uint32  // graph rate, Hz
+	ReadPos    uint64  // ring frames consumed before this cycle's read
+	Cycle      uint64  // cycles published so far; 0 means none yet
+}
+
+// Input is what the interrupt loop knows when a device interrupt wakes it.
+type Input struct {
+	// Time is CLOCK_MONOTONIC ns, read as the loop woke.
+	Time int64
+	// DeviceFrames is the device's cumulative completed frames (interrupt
+	// count × period). A jump of more than one period is a lost
+	// interrupt; the count itself must be exact.
+	DeviceFrames uint64
+	// Sink is the newest published sink cycle (Cycle 0: none yet).
+	Sink Sink
+	// Consumed is the device frame position of the next frame the
+	// resampler will take (same count as DeviceFrames: frames skipped or
+	// lost count as consumed). Written is the total of frames put into the
+	// ring, corrections included. Both as they are at this call; the
+	// correction this call returns lands at Written.
+	Consumed, Written uint64
+	// Delay is the resampler's group delay in input (device) frames.
+	Delay float64
+}
+
+// Output tells the interrupt loop how to run this period.
+type Output struct {
+	// Ratio is the resampling ratio (output graph frames per input device
+	// frame) to use until the next update.
+	Ratio float64
+	// Correction moves the queue in one step before this period's output:
+	// > 0 writes that many frames of silence (or a faded hold) into the
+	// ring first; < 0 withholds the next -Correction output frames
+	// (carry the remainder over if this period makes fewer). Non-zero at
+	// the first alignment, at re-alignments while acquiring and at resyncs.
+	Correction int
+	// Resync is set when Correction is a resync (error past the bound): the
+	// loop should fade around it.
+	Resync bool
+	State  State
+	// Error is the measured latency minus the target, graph frames.
+	Error float64
+}
+
+// Config sets up a Controller. Rates and periods are required; the rest
+// has defaults (zero means default).
+type Config struct {
+	DeviceRate, GraphRate     float64 // nominal rates, Hz
+	DevicePeriod, GraphPeriod int     // frames per interrupt / per cycle
+	// Target is the latency to hold, graph frames: from a frame's
+	// completion at the device (its interrupt) to the start of the sink
+	// cycle that reads it, resampler delay included. It must cover device
+	// period + graph period + resampler delay + the producer's worst stall.
+	Target float64
+	// MaxDeviation clamps the ratio to nominal·(1 ± MaxDeviation).
+	// Default 0.05.
+	MaxDeviation float64
+	// ResyncBound: an error beyond it (graph frames) is corrected in one
+	// step. Default max(32, GraphPeriod/2): one skipped sink cycle trips it.
+	ResyncBound float64
+	// Bandwidth is the phase loop's natural frequency, Hz. Default 0.005.
+	Bandwidth float64
+	// DriftRate is the clock estimators' process noise, as the slope (ppm
+	// per minute) of a rate ramp that may turn around about once a
+	// minute. Larger follows sharper turns of real drift, with more rate
+	// noise; smaller averages longer. Default 0.5: smooth thermal drift of
+	// several ppm per minute is still followed (see the tests).
+	DriftRate float64
+	// Jitter is the first guess of the interrupt timestamp jitter, s RMS;
+	// the controller measures it from then on. Default 50 µs.
+	Jitter float64
+	// LockPPM: Locked once the ratio's standard error is below it. Default 0.5.
+	LockPPM float64
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxDeviation == 0 {
+		c.MaxDeviation = 0.05
+	}
+	if c.ResyncBound == 0 {
+		c.ResyncBound = math.Max(32, float64(c.GraphPeriod)/2)
+	}
+	if c.Bandwidth == 0 {
+		c.Bandwidth = 0.005
+	}
+	if c.DriftRate == 0 {
+		c.DriftRate = 0.5
+	}
+	if c.Jitter == 0 {
+		c.Jitter = 50e-6
+	}
+	if c.LockPPM == 0 {
+		c.LockPPM = 0.5
+	}
+}
+
+func (c *Config) check() error {
+	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
+	switch {
+	case bad(c.DeviceRate) || c.DeviceRate < 1000 || c.DeviceRate > 1e6:
+		return fmt.Errorf("device rate %g Hz: want 1000..1000000", c.DeviceRate)
+	case bad(c.GraphRate) || c.GraphRate < 1000 || c.GraphRate > 1e6:
+		return fmt.Errorf("graph rate %g Hz: want 1000..1000000", c.GraphRate)
+	case c.DevicePeriod < 1 || c.DevicePeriod > 1<<20:
+		return fmt.Errorf("device period %d frames: want 1..%d", c.DevicePeriod, 1<<20)
+	case c.GraphPeriod < 1 || c.GraphPeriod > 1<<20:
+		return fmt.Errorf("graph period %d frames: want 1..%d", c.GraphPeriod, 1<<20)
+	case bad(c.Target) || c.Target < float64(c.GraphPeriod):
+		return fmt.Errorf("target %g frames: want at least one graph period (%d)", c.Target, c.GraphPeriod)
+	case bad(c.MaxDeviation) || c.MaxDeviation <= 0 || c.MaxDeviation > 0.5:
+		return fmt.Errorf("max deviation %g: want (0, 0.5]", c.MaxDeviation)
+	case bad(c.ResyncBound) || c.ResyncBound < 1:
+		return fmt.Errorf("resync bound %g frames: want >= 1", c.ResyncBound)
+	case bad(c.Bandwidth) || c.Bandwidth <= 0 || c.Bandwidth > 1:
+		return fmt.Errorf("bandwidth %g Hz: want (0, 1]", c.Bandwidth)
+	case bad(c.DriftRate) || c.DriftRate <= 0 || c.DriftRate > 1e4:
+		return fmt.Errorf("drift rate %g ppm/min: want (0, 10000]", c.DriftRate)
+	case bad(c.Jitter) || c.Jitter <= 0 || c.Jitter > 0.1:
+		return fmt.Errorf("jitter %g s: want (0, 0.1]", c.Jitter)
+	case bad(c.LockPPM) || c.LockPPM <= 0:
+		return fmt.Errorf("lock threshold %g ppm: want > 0", c.LockPPM)
+	}
+	return nil
+}
+
+// Stats is the controller's state for status display.
+type Stats struct {
+	State State
+	// Ratio and PPM: the ratio in use, and its offset from nominal.
+	Ratio, PPM float64
+	// DevicePPM and GraphPPM: each clock's measured rate offset against
+	// CLOCK_MONOTONIC.
+	DevicePPM, GraphPPM float64
+	// RateStdPPM: standard error of the ratio estimate.
+	RateStdPPM float64
+	// Error: latency minus target (graph frames); Latency: the measured
+	// latency (graph frames).
+	Error, Latency float64
+	// JitterUS: measured interrupt timestamp jitter, µs RMS.
+	JitterUS float64
+	// LockedAt: Input.Time of the update that first locked (0: not yet).
+	LockedAt int64
+	// Alignments: corrections while acquiring (the first included);
+	// Resyncs: corrections past the bound.
+	Alignments, Resyncs uint64
+	// LostIRQs: interrupts missing from the device count (jumps beyond
+	// one period). SkippedCycles: sink cycles that did not read (graph
+	// counter advanced more than the read position, in whole cycles);
+	// UnreadFrames the frames behind them.
+	LostIRQs, SkippedCycles, UnreadFrames uint64
+	// LateIRQs: interrupt timestamps not used because they were far later
+	// (or earlier) than the device clock allows: a stalled loop.
+	// ClockRestarts: runs of them long enough to start measuring over.
+	LateIRQs, ClockRestarts uint64
+	Updates                 uint64
+}
+
+// Controller holds the drift loop's state. It is a pure function of its
+// inputs: it reads no clock, starts nothing and allocates nothing after
+// New, so tests run it on virtual time. It is not safe for concurrent use:
+// the interrupt loop owns it and copies Stats out for others.
+type Controller struct {
+	cfg     Config
+	nominal float64 // GraphRate / DeviceRate
+	dev     clock
+	snk     clock
+	pos     posMap
+
+	state     State
+	haveDev   bool
+	lastDev   uint64
+	lastCycle uint64
+	lastSinkF uint64
+	lastRead  uint64
+	holdW     uint64 // measurements wait until the reader passes this
+	hold      bool
+	lastAlign int64
+
+	// Phase loop: two one-pole smoothers, then PI.
+	e1, e2, integ float64
+	r1, r2        float64 // ratio smoothers
+	rInit         bool
+	loopInit      bool
+	loopDev       uint64 // device frames at the previous update
+
+	ratio, ff, err, lat float64
+	stats               Stats
+}
+
+// New returns a controller for cfg.
+func New(cfg Config) (*Controller, error) {
+	cfg.setDefaults()
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("drift: %w", err)
+	}
+	c := &Controller{cfg: cfg, nominal: cfg.GraphRate / cfg.DeviceRate}
+	c.Reset()
+	return c, nil
+}
+
+// Reset forgets everything measured (a restarted stream) but keeps the
+// configuration; counters survive.
+func (c *Controller) Reset() {
+	st := c.stats
+	*c = Controller{cfg: c.cfg, nominal: c.nominal}
+	c.stats = st
+	// Jerk noise density from the drift rate: a rate ramp of DriftRate
+	// ppm/min that turns around about once a minute, i.e. a random walk of
+	// the ramp slope with variance (2·slope)²/60 s per second.
+	slope := c.cfg.DriftRate * 1e-6 / 60
+	q := 4 * slope * slope / 60
+	c.dev.init(c.cfg.DeviceRate, q, slope, c.cfg.Jitter, jitterFloor*jitterFloor)
+	// The sink's times are already filtered by the server; start from a
+	// small guess and let the filter measure the rest.
+	c.snk.init(c.cfg.GraphRate, q, slope, sinkFloor, sinkFloor*sinkFloor)
+	c.ratio, c.ff = c.nominal, c.nominal
+	c.state = Waiting
+	c.stats.State = Waiting
+	c.stats.LockedAt = 0
+}
+
+// Config returns the configuration in use, defaults filled in.
+func (c *Controller) Config() Config { return c.cfg }
+
+// Stats returns the controller's state for display.
+func (c *Controller) Stats() Stats {
+	s := c.stats
+	s.State = c.state
+	s.Ratio = c.ratio
+	s.PPM = (c.ratio/c.nominal - 1) * 1e6
+	if c.dev.valid() {
+		s.DevicePPM = (1/c.dev.p - 1) * 1e6
+		s.JitterUS = c.dev.jitter() * 1e6
+	}
+	if c.snk.valid() {
+		s.GraphPPM = (1/c.snk.p - 1) * 1e6
+	}
+	s.RateStdPPM = c.rateStd() * 1e6
+	s.Error = c.err
+	s.Latency = c.lat
+	s.LateIRQs = c.dev.rejects
+	s.ClockRestarts = c.dev.resets
+	return s
+}
+
+func (c *Controller) rateStd() float64 {
+	if !c.dev.valid() || !c.snk.valid() {
+		return math.Inf(1)
+	}
+	a, b := c.dev.rateStd(), c.snk.rateStd()
+	return math.Sqrt(a*a + b*b)
+}
+
+// devPosAtSink returns the device frame position at the sink's filtered
+// time of graph frame position g.
+func (c *Controller) devPosAtSink(g float64) float64 {
+	// Sink time of g relative to the sink's base, s.
+	du := (g - float64(c.snk.frames)) / c.snk.nominal
+	ts := c.snk.tau + c.snk.p*du + 0.5*c.snk.a*du*du
+	dt := float64(c.snk.base-c.dev.base)*secondsPerNs + ts - c.dev.tau
+	return float64(c.dev.frames) + dt/c.dev.p*c.dev.nominal
+}
+
+// Update runs the controller for one device interrupt.
+func (c *Controller) Update(in Input) Output {
+	cfg := &c.cfg
+	c.stats.Updates++
+	if math.IsNaN(in.Delay) || math.IsInf(in.Delay, 0) {
+		in.Delay = 0
+	}
+	// Device clock.
+	if c.haveDev && in.DeviceFrames < c.lastDev {
+		c.Reset() // the device restarted its count: a new stream
+	}
+	if !c.haveDev || in.DeviceFrames != c.lastDev {
+		if c.haveDev {
+			if d := in.DeviceFrames - c.lastDev; d > uint64(cfg.DevicePeriod) {
+				c.stats.LostIRQs += d/uint64(cfg.DevicePeriod) - 1
+			}
+		}
+		resets := c.dev.resets
+		c.dev.update(in.Time, in.DeviceFrames)
+		if c.dev.resets != resets && c.state == Locked {
+			c.state = Acquiring // the device clock jumped: measure again
+		}
+		c.haveDev = true
+		c.lastDev = in.DeviceFrames
+	}
+	// Sink clock, once per new cycle.
+	sk := &in.Sink
+	if sk.Cycle != 0 && sk.Cycle != c.lastCycle {
+		if c.lastCycle != 0 && sk.Frames >= c.lastSinkF && sk.ReadPos >= c.lastRead {
+			df, dr := sk.Frames-c.lastSinkF, sk.ReadPos-c.lastRead
+			if df > dr {
+				c.stats.UnreadFrames += df - dr
+				if sk.NFrames > 0 {
+					c.stats.SkippedCycles += (df - dr) / uint64(sk.NFrames)
+				}
+			}
+		}
+		if sk.Frames < c.lastSinkF {
+			c.snk.restart()
+		}
+		c.snk.update(sk.CycleStart, sk.Frames)
+		c.lastCycle, c.lastSinkF, c.lastRead = sk.Cycle, sk.Frames, sk.ReadPos
+	}
+	prevDev := c.loopDev
+	x := float64(in.Consumed) - in.Delay
+	c.pos.add(in.Written, x)
+
+	out := Output{Ratio: c.nominal, State: c.state}
+	if c.lastCycle == 0 {
+		c.ratio = c.nominal
+		return out
+	}
+	// Feed-forward: the ratio of the two measured clock rates.
+	ff := c.nominal
+	if c.dev.valid() && c.snk.valid() {
+		ff = c.nominal * c.dev.p / c.snk.p
+	}
+	lo, hi := c.nominal*(1-cfg.MaxDeviation), c.nominal*(1+cfg.MaxDeviation)
+	ff = math.Min(hi, math.Max(lo, ff))
+	c.ff = ff
+
+	// Latency at the newest sink cycle: device position interpolated at
+	// its start minus the device position of the frame it read, in graph
+	// frames. With nothing unread in the ring that frame was never read;
+	// measure instead what the next frame written would get at the first
+	// cycle still to come.
+	var lat float64
+	empty := in.Written <= sk.ReadPos
+	if empty {
+		period := sk.Period
+		if !(period > 0) {
+			period = float64(sk.NFrames) / cfg.GraphRate * nsPerSecond
+		}
+		g := float64(sk.Frames)
+		if ahead := float64(in.Time - sk.CycleStart); ahead >= 0 && period > 0 {
+			g += (math.Floor(ahead/period) + 1) * float64(sk.NFrames)
+		}
+		lat = (c.devPosAtSink(g) - x) * ff
+	} else {
+		lat = (c.devPosAtSink(float64(sk.Frames)) - c.pos.at(sk.ReadPos, ff)) * ff
+	}
+	e := lat - cfg.Target
+	c.lat, c.err = lat, e
+	out.Error = e
+
+	if c.hold && sk.ReadPos >= c.holdW {
+		c.hold = false
+		c.loopInit = false
+	}
+	switch {
+	case c.state == Waiting || (empty && c.state != Waiting && !c.hold && math.Abs(e) > cfg.ResyncBound):
+		// First alignment, or the ring ran dry (the producer stalled past
+		// the margin): put the next frame where the target wants it.
+		if c.state == Waiting {
+			c.state = Acquiring
+			c.stats.Alignments++
+		} else {
+			c.stats.Resyncs++
+			out.Resync = true
+		}
+		out.Correction = c.correct(in, x, e, ff)
+	case c.hold:
+		// Frames from before the correction are still being read.
+	case math.Abs(e) > cfg.ResyncBound:
+		c.stats.Resyncs++
+		out.Resync = true
+		out.Correction = c.correct(in, x, e, ff)
+	case c.state == Acquiring && c.dev.valid() && c.snk.valid() &&
+		math.Abs(e) >= 1 && math.Abs(e) > 4*c.phaseStd(ff) &&
+		in.Time-c.lastAlign > 250e6:
+		// Estimates sharpened: the error is real and a whole frame or
+		// more; a step now saves minutes of slewing at a ratio that is off.
+		c.stats.Alignments++
+		out.Correction = c.correct(in, x, e, ff)
+	default:
+		c.loop(e, float64(in.DeviceFrames-prevDev)/cfg.DeviceRate)
+	}
+	c.loopDev = in.DeviceFrames
+	if c.state == Acquiring && !c.hold && c.rateStd() < cfg.LockPPM*1e-6 && math.Abs(e) < 2 {
+		c.state = Locked
+		if c.stats.LockedAt == 0 {
+			c.stats.LockedAt = in.Time
+		}
+	}
+	r := c.smooth(ff*(1-c.correction()), float64(in.DeviceFrames-prevDev)/cfg.DeviceRate)
+	r = math.Min(hi, math.Max(lo, r))
+	c.ratio = r
+	out.Ratio = r
+	out.State = c.state
+	return out
+}
+
+func (c *Controller) phaseStd(ff float64) float64 {
+	a := c.dev.phaseStd() * ff
+	b := c.snk.phaseStd()
+	return math.Sqrt(a*a + b*b)
+}
+
+// correct returns the whole-frame step that cancels e, records where the
+// moved frames sit in the ring so later measurements see the new latency,
+// and holds the loop until the reader has passed the frames written before.
+func (c *Controller) correct(in Input, x, e, ff float64) int {
+	n := int(math.Round(-e))
+	if n > 0 {
+		// n frames of silence at Written carry the positions just before x.
+		c.pos.add(in.Written, x-float64(n)/ff)
+		c.pos.add(in.Written+uint64(n), x)
+	} else if n < 0 {
+		// The next -n output frames are withheld: the next frame written
+		// comes from further on.
+		c.pos.add(in.Written, x+float64(-n)/ff)
+	}
+	c.hold = true
+	c.holdW = in.Written
+	c.lastAlign = in.Time
+	return n
+}
+
+// loop advances the phase loop by dt seconds with error e (graph frames).
+func (c *Controller) loop(e, dt float64) {
+	if !c.loopInit {
+		c.e1, c.e2 = e, e
+		c.loopInit = true
+		return
+	}
+	if dt <= 0 || dt > 1 {
+		return
+	}
+	w := 2 * math.Pi * c.cfg.Bandwidth
+	// Smoothers at 8× the loop frequency: they take the measurement noise
+	// out of the ratio and cost about 14° of phase margin each.
+	a := 1 - math.Exp(-8*w*dt)
+	c.e1 += a * (e - c.e1)
+	c.e2 += a * (c.e1 - c.e2)
+	c.integ += c.e2 * dt
+	// Anti-windup: the integral alone never asks for more than the clamp.
+	lim := c.cfg.MaxDeviation * c.cfg.GraphRate / (w * w)
+	c.integ = math.Min(lim, math.Max(-lim, c.integ))
+}
+
+// correction is the phase loop's fractional ratio correction: PI with
+// ζ = 1 on the smoothed error. The plant is an integrator of gain
+// GraphRate (a ratio off by ε moves the queue ε·rate frames per second).
+func (c *Controller) correction() float64 {
+	w := 2 * math.Pi * c.cfg.Bandwidth
+	return (2*w*c.e2 + w*w*c.integ) / c.cfg.GraphRate
+}
+
+// jitterFloor is the least timestamp noise either clock filter assumes, s.
+// Server-filtered cycle times look smooth from one cycle to the next but
+// wander by a µs or so over their DLL's second-long memory (and are
+// quantised to 1 µs); believing them better than this would let that
+// wander through as ppm-sized rate noise.
+//
+// sinkFloor is the same for the sink's cycle times: a JACK-style DLL's
+// output wanders slowly, which a clock filter sees as coloured noise; the
+// simulation settles best when the filter treats it as 10 µs of white
+// noise.
+const (
+	jitterFloor = 5e-6
+	sinkFloor   = 10e-6
+)
+
+// ratioSmooth is the time constant of each of the two one-pole smoothers
+// the ratio passes last, s. The clock estimators correct their rate a
+// little at every interrupt; as steps those would be heard as wow, so they
+// are spread over half a second. The lag this adds on a clock that ramps is
+// put back from the estimated ramp.
+const ratioSmooth = 0.25
+
+func (c *Controller) smooth(r, dt float64) float64 {
+	if !c.rInit || c.state == Waiting {
+		c.r1, c.r2, c.rInit = r, r, true
+		return r
+	}
+	if dt > 0 && dt < 1 {
+		a := 1 - math.Exp(-dt/ratioSmooth)
+		c.r1 += a * (r - c.r1)
+		c.r2 += a * (c.r1 - c.r2)
+	}
+	// Two poles lag a ramp by 2τ; the ratio's ramp is the clocks' drift
+	// difference (p_dev/p_snk)' = (a_dev - a_snk) to first order.
+	lead := 0.0
+	if c.dev.valid() && c.snk.valid() {
+		lead = c.nominal * (c.dev.a - c.snk.a) * 2 * ratioSmooth
+	}
+	return c.r2 + lead
+}
