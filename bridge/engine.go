@@ -90,20 +90,20 @@ type counters struct {
 
 // Stats is a snapshot of the engine's counters.
 type Stats struct {
-	Interrupts     uint64
-	LostIRQs       uint64
-	LostFrames     uint64
-	Overflows      uint64 // frames dropped at a full queue
-	UnderrunEvents uint64 // sink cycles that found the queue short
-	UnderrunFrames uint64
-	Xruns          uint64
-	Fill           int     // frames in the queue right after the last interrupt
-	Target         int     // start-up fill, frames
-	Capacity       int     // queue capacity, frames
-	Latency        float64 // measured capture latency, frames (0 until known)
-	WorstStall     float64 // seconds between an interrupt and its handling, worst seen
-	Running        bool    // the sink has started draining
-	DeviceReturns  uint64  // times the device vanished and was reopened
+	Interrupts     uint64  `json:"interrupts"`
+	LostIRQs       uint64  `json:"lost_irqs"`
+	LostFrames     uint64  `json:"lost_frames"`
+	Overflows      uint64  `json:"overflow_frames"` // frames dropped at a full queue
+	UnderrunEvents uint64  `json:"underruns"`       // sink cycles that found the queue short
+	UnderrunFrames uint64  `json:"underrun_frames"`
+	Xruns          uint64  `json:"xruns"`
+	Fill           int     `json:"fill"`           // frames in the queue right after the last interrupt
+	Target         int     `json:"target"`         // start-up fill, frames
+	Capacity       int     `json:"capacity"`       // queue capacity, frames
+	Latency        float64 `json:"latency_frames"` // measured capture latency, frames (0 until known)
+	WorstStall     float64 `json:"worst_stall_s"`  // seconds between an interrupt and its handling, worst seen
+	Running        bool    `json:"running"`        // the sink has started draining
+	DeviceReturns  uint64  `json:"device_returns"` // times the device vanished and was reopened
 }
 
 // New checks that dev and sink can be bridged and sizes the queue.

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/bits"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sgbridge/sgbridge/bridge"
+	"github.com/sgbridge/sgbridge/bridge/jack"
+	"github.com/sgbridge/sgbridge/device"
+	"github.com/sgbridge/sgbridge/device/sim"
+	"github.com/sgbridge/sgbridge/internal/status"
+)
+
+// runOptions are the flags of `sgbridge run`.
+type runOptions struct {
+	device     string
+	sink       string
+	name       string
+	connect    []string
+	jackServer string
+	channels   int
+	rate       int
+	period     int
+	buffers    int
+	format     string
+	latency    int
+	noResample bool
+	status     time.Duration
+	logLevel   string
+
+	simPPM     float64
+	simJitter  time.Duration
+	simSignal  string
+	simFreq    float64
+	simLoseIRQ float64
+
+	// resolved by validate
+	sample  device.SampleFormat
+	signal  sim.Signal
+	graphHz int // the graph's rate once the sink is open
+}
+
+func newRunCmd() *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Bridge a capture device into the graph until stopped",
+		Long: `run opens the capture device and a graph client, exposes the device's channels
+as capture ports NAME:capture_1..N, and moves audio until SIGINT or SIGTERM.`,
+		Example: `  sgbridge run                                   # simulated grabber into JACK
+  sgbridge run --device sim --sim-signal counter --channels 8 --no-resample
+  sgbridge run --connect 'system:playback_.*'    # wire capture_i to the i-th match`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Context(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.device, "device", "sim", "capture device: sim, ... (sgbridge devices lists them)")
+	f.StringVar(&o.sink, "sink", "auto", "graph to join: auto, jack or pipewire")
+	f.StringVar(&o.name, "name", "sgbridge", "client name; ports are NAME:capture_1..N")
+	f.StringArrayVar(&o.connect, "connect", nil, "connect capture_i to the i-th input port matching this JACK port name or regex (repeatable)")
+	f.StringVar(&o.jackServer, "jack-server", "", "JACK server name (default: $JACK_DEFAULT_SERVER or \"default\")")
+	f.IntVar(&o.channels, "channels", 2, "channels to capture, 1..64")
+	f.IntVar(&o.rate, "rate", 0, "device sample rate in Hz (default: the graph's)")
+	f.IntVar(&o.period, "period", 256, "frames per SG buffer (one interrupt each)")
+	f.IntVar(&o.buffers, "buffers", 8, "SG buffers in the device ring")
+	f.StringVar(&o.format, "format", "S32_LE", "native sample format: S16_LE, S24_3LE, S24_LE, S32_LE, FLOAT_LE")
+	f.IntVar(&o.latency, "latency", 0, "frames of queue margin beyond one device and one graph period (0: 64)")
+	f.BoolVar(&o.noResample, "no-resample", false, "pass samples through bit-exact; device and graph rates must match (the only mode of this build)")
+	f.DurationVar(&o.status, "status-every", 0, "print a status line this often (e.g. 1s; 0: never)")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.Float64Var(&o.simPPM, "sim-ppm", 0, "simulator: device clock offset in ppm")
+	f.DurationVar(&o.simJitter, "sim-jitter", 0, "simulator: interrupt jitter, e.g. 200us")
+	f.StringVar(&o.simSignal, "sim-signal", "sine", "simulator: sine, counter or silence")
+	f.Float64Var(&o.simFreq, "sim-freq", sim.DefaultFreq, "simulator: sine base frequency in Hz (channel c gets F·(1+c/4))")
+	f.Float64Var(&o.simLoseIRQ, "sim-lose-irq", 0, "simulator: probability that an interrupt is lost")
+	return cmd
+}
+
+// validate checks every flag that needs no device or server, so that bad
+// input is reported before anything is opened.
+func (o *runOptions) validate() error {
+	var err error
+	if o.sample, err = device.ParseSampleFormat(o.format); err != nil {
+		return usageError("--format: %v", err)
+	}
+	if o.signal, err = sim.ParseSignal(o.simSignal); err != nil {
+		return usageError("--sim-signal: %v", err)
+	}
+	if o.channels < device.MinChannels || o.channels > device.MaxChannels {
+		return usageError("--channels %d: sgbridge bridges %d to %d channels", o.channels, device.MinChannels, device.MaxChannels)
+	}
+	if o.rate != 0 && (o.rate < device.MinRate || o.rate > device.MaxRate) {
+		return usageError("--rate %d: want %d..%d Hz", o.rate, device.MinRate, device.MaxRate)
+	}
+	if o.buffers < device.MinBuffers || o.buffers > device.MaxBuffers {
+		return usageError("--buffers %d: want %d..%d", o.buffers, device.MinBuffers, device.MaxBuffers)
+	}
+	if o.latency < 0 {
+		return usageError("--latency %d: a margin cannot be negative", o.latency)
+	}
+	if o.name == "" || strings.ContainsAny(o.name, ":") {
+		return usageError("--name %q: want a non-empty name without ':'", o.name)
+	}
+	switch o.sink {
+	case "auto", "jack":
+	case "pipewire":
+		return usageError("--sink pipewire: the native PipeWire sink is not in this build yet; use --sink jack (it works under pipewire-jack)")
+	default:
+		return usageError("--sink %q: want auto, jack or pipewire", o.sink)
+	}
+	spec, err := device.ParseSpec(o.device)
+	if err != nil {
+		return usageError("--device: %v", err)
+	}
+	if spec.Backend == "sim" {
+		// The simulator models the seed's SG engine, whose buffers are
+		// power-of-two sized like every JACK and PipeWire period.
+		if o.period < 16 || o.period > 8192 || bits.OnesCount(uint(o.period)) != 1 {
+			return usageError("--period %d: the simulator needs a power of two from 16 to 8192 frames", o.period)
+		}
+		// Catch every other simulator setting now, before a server is
+		// contacted; the rate is only a stand-in until the graph's is known.
+		rate := o.rate
+		if rate == 0 {
+			rate = 48000
+		}
+		g, err := sim.New(sim.Config{Format: o.deviceFormat(rate), Signal: o.signal, Freq: o.simFreq,
+			PPM: o.simPPM, Jitter: o.simJitter, LoseIRQ: o.simLoseIRQ})
+		if err != nil {
+			return usageError("%v", err)
+		}
+		g.Close()
+	}
+	return nil
+}
+
+func (o *runOptions) deviceFormat(rate int) device.Format {
+	return device.Format{Rate: rate, Channels: o.channels, Sample: o.sample, Period: o.period, Buffers: o.buffers}
+}
+
+func (o *runOptions) openSim() (device.Grabber, error) {
+	rate := o.rate
+	if rate == 0 {
+		rate = o.graphHz
+	}
+	return sim.New(sim.Config{
+		Format:  o.deviceFormat(rate),
+		Signal:  o.signal,
+		Freq:    o.simFreq,
+		PPM:     o.simPPM,
+		Jitter:  o.simJitter,
+		LoseIRQ: o.simLoseIRQ,
+		Seed:    uint64(time.Now().UnixNano()),
+	})
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, usageError("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func (o *runOptions) run(ctx context.Context, stderr io.Writer) error {
+	level, err := parseLevel(o.logLevel)
+	if err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	spec, _ := device.ParseSpec(o.device)
+	reg := registry(o)
+	if err := checkBackend(reg, spec); err != nil {
+		return err
+	}
+
+	client, err := jack.Open(jack.Config{Name: o.name, Server: o.jackServer})
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	o.graphHz = client.Rate()
+
+	dev, err := reg.Open(spec)
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+
+	eng, err := bridge.New(bridge.Config{Device: dev, Sink: jackSink{client}, Margin: o.latency, Log: log})
+	if err != nil {
+		return err
+	}
+	// The client's C callback reads the engine's ring: the client must be
+	// gone before the ring is unmapped.
+	defer func() {
+		client.Close()
+		eng.Close()
+	}()
+
+	started := time.Now()
+	srv, err := status.Listen(status.Path(o.name), func() any {
+		return &statusDoc{
+			Name: client.Name(), Device: spec.String(), Sink: "jack", Rate: dev.Format().Rate,
+			Channels: o.channels, DevicePeriod: o.period, GraphPeriod: client.Period(),
+			Resample: false, Uptime: time.Since(started).Seconds(), Stats: eng.Stats(),
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	log.Info("status socket", "path", srv.Path())
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+
+	if len(o.connect) > 0 {
+		if err := client.Connect(o.connect); err != nil {
+			log.Warn("auto-connect failed", "err", err)
+		}
+	}
+	log.Info("capture ports ready", "client", client.Name(), "ports", fmt.Sprintf("%s:capture_1..%d", client.Name(), o.channels))
+
+	var tick <-chan time.Time
+	if o.status > 0 {
+		t := time.NewTicker(o.status)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case err := <-done:
+			s := eng.Stats()
+			log.Info("stopped", "interrupts", s.Interrupts, "underruns", s.UnderrunEvents, "xruns", s.Xruns, "lost_irqs", s.LostIRQs, "overflow_frames", s.Overflows)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		case <-tick:
+			fmt.Fprintln(stderr, statusLine(eng.Stats(), dev.Format().Rate))
+		}
+	}
+}
+
+func checkBackend(reg *device.Registry, spec device.Spec) error {
+	var names []string
+	for _, b := range reg.Backends() {
+		if b.Name == spec.Backend {
+			return nil
+		}
+		names = append(names, b.Name)
+	}
+	return usageError("--device %q: unknown backend %q (this build has: %s; sgbridge devices lists devices)", spec.String(), spec.Backend, strings.Join(names, ", "))
+}
+
+func statusLine(s bridge.Stats, rate int) string {
+	lat := "?"
+	if s.Latency != 0 {
+		lat = fmt.Sprintf("%.0f frames (%.2f ms)", s.Latency, s.Latency/float64(rate)*1e3)
+	}
+	return fmt.Sprintf("fill %d/%d  latency %s  underruns %d  xruns %d  lost irqs %d  worst stall %.2f ms",
+		s.Fill, s.Target, lat, s.UnderrunEvents, s.Xruns, s.LostIRQs, s.WorstStall*1e3)
+}
+
+// jackSink adapts the JACK client to the engine's Sink.
+type jackSink struct{ *jack.Client }
+
+func (s jackSink) Xruns() uint64 { return s.Stats().Xruns }

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sgbridge/sgbridge/bridge"
+	"github.com/sgbridge/sgbridge/internal/status"
+)
+
+// statusDoc is what a running bridge serves on its status socket.
+type statusDoc struct {
+	Name         string  `json:"name"`
+	Device       string  `json:"device"`
+	Sink         string  `json:"sink"`
+	Rate         int     `json:"rate"`
+	Channels     int     `json:"channels"`
+	DevicePeriod int     `json:"device_period"`
+	GraphPeriod  int     `json:"graph_period"`
+	Resample     bool    `json:"resample"`
+	Uptime       float64 `json:"uptime_s"`
+	bridge.Stats
+}
+
+func newStatusCmd() *cobra.Command {
+	var (
+		name   string
+		asJSON bool
+		watch  bool
+		every  time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show a running bridge's lock state, queue, latency and error counters",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" {
+				running := status.Running()
+				switch len(running) {
+				case 0:
+					return fmt.Errorf("no sgbridge is running (no socket in %s)", status.Dir())
+				case 1:
+					name = running[0]
+				default:
+					return usageError("several bridges are running (%s): pick one with --name", strings.Join(running, ", "))
+				}
+			}
+			path := status.Path(name)
+			out := cmd.OutOrStdout()
+			if !watch {
+				var d statusDoc
+				if asJSON {
+					var raw json.RawMessage
+					if err := status.Read(path, &raw); err != nil {
+						return err
+					}
+					_, err := fmt.Fprintf(out, "%s\n", raw)
+					return err
+				}
+				if err := status.Read(path, &d); err != nil {
+					return err
+				}
+				printStatus(out, &d)
+				return nil
+			}
+			return watchStatus(out, path, every, asJSON)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "the bridge's --name (default: the only one running)")
+	f.BoolVar(&asJSON, "json", false, "print the raw JSON document")
+	f.BoolVar(&watch, "watch", false, "redraw every --every until interrupted, with a short history")
+	f.DurationVar(&every, "every", 500*time.Millisecond, "refresh interval for --watch")
+	return cmd
+}
+
+func printStatus(w io.Writer, d *statusDoc) {
+	state := "starting"
+	if d.Running {
+		state = "running"
+	}
+	mode := "bit-exact pass-through"
+	if d.Resample {
+		mode = "resampling"
+	}
+	fmt.Fprintf(w, "%s: %s -> %s, %d Hz, %d ch, periods %d/%d, %s, %s, up %s\n",
+		d.Name, d.Device, d.Sink, d.Rate, d.Channels, d.DevicePeriod, d.GraphPeriod, mode, state,
+		(time.Duration(d.Uptime) * time.Second).String())
+	fmt.Fprintf(w, "  queue      %d frames (start fill %d, capacity %d)\n", d.Fill, d.Target, d.Capacity)
+	if d.Latency != 0 {
+		fmt.Fprintf(w, "  latency    %.1f frames (%.2f ms)\n", d.Latency, d.Latency/float64(d.Rate)*1e3)
+	} else {
+		fmt.Fprintf(w, "  latency    not measured yet\n")
+	}
+	fmt.Fprintf(w, "  underruns  %d (%d frames)   xruns %d   overflows %d frames\n", d.UnderrunEvents, d.UnderrunFrames, d.Xruns, d.Overflows)
+	fmt.Fprintf(w, "  device     %d interrupts, %d lost, %d frames lost, returned %d times, worst stall %.2f ms\n",
+		d.Interrupts, d.LostIRQs, d.LostFrames, d.DeviceReturns, d.WorstStall*1e3)
+}
+
+// watchStatus redraws in place with a sparkline of the queue fill.
+func watchStatus(w io.Writer, path string, every time.Duration, asJSON bool) error {
+	const histLen = 60
+	var fill []float64
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		var d statusDoc
+		if err := status.Read(path, &d); err != nil {
+			return err
+		}
+		if asJSON {
+			b, _ := json.Marshal(&d)
+			fmt.Fprintf(w, "%s\n", b)
+		} else {
+			fill = append(fill, float64(d.Fill))
+			if len(fill) > histLen {
+				fill = fill[1:]
+			}
+			fmt.Fprint(w, "\x1b[H\x1b[2J")
+			printStatus(w, &d)
+			fmt.Fprintf(w, "  fill       %s\n", sparkline(fill))
+		}
+		if f, ok := w.(*os.File); ok {
+			f.Sync()
+		}
+		<-tick.C
+	}
+}
+
+// sparkline draws v scaled between its min and max.
+func sparkline(v []float64) string {
+	const bars = "▁▂▃▄▅▆▇█"
+	runes := []rune(bars)
+	if len(v) == 0 {
+		return ""
+	}
+	lo, hi := v[0], v[0]
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	var b strings.Builder
+	for _, x := range v {
+		i := 0
+		if hi > lo {
+			i = int((x - lo) / (hi - lo) * float64(len(runes)-1))
+		}
+		b.WriteRune(runes[i])
+	}
+	return fmt.Sprintf("%s  [%g..%g]", b.String(), lo, hi)
+}
