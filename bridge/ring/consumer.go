@@ -59,6 +59,17 @@ func (r *Ring) Read(dst [][]float32, frames int) int {
 	return int(n)
 }
 
+// Restart is the Go twin of sgb_ring_restart: the consumer drops all
+// queued frames and waits for the start fill again. Like Read it belongs
+// to the ring's one consumer.
+func (r *Ring) Restart() {
+	h := r.h
+	head := atomic.LoadUint64(&h.head)
+	h.headCache = head
+	atomic.StoreUint64(&h.running, 0)
+	atomic.StoreUint64(&h.tail, head)
+}
+
 // PublishTiming is the Go twin of sgb_ring_publish_timing: the consumer
 // publishes one cycle's timing. ReadPos and Cycle in t are ignored and
 // filled in as the C writer does.

@@ -87,6 +87,7 @@ func TestNew(t *testing.T) {
 type consumer interface {
 	read(n int) int
 	out(c int) []float32
+	restart()
 	close()
 }
 
@@ -95,6 +96,7 @@ type cConsumer struct{ *ringtest.Reader }
 func (c cConsumer) read(n int) int       { return c.Read(n) }
 func (c cConsumer) out(ch int) []float32 { return c.Out(ch) }
 func (c cConsumer) close()               { c.Close() }
+func (c cConsumer) restart()             { c.Restart() }
 
 type goConsumer struct {
 	r   *ring.Ring
@@ -104,6 +106,7 @@ type goConsumer struct {
 func (g *goConsumer) read(n int) int      { return g.r.Read(g.dst, n) }
 func (g *goConsumer) out(c int) []float32 { return g.dst[c] }
 func (g *goConsumer) close()              {}
+func (g *goConsumer) restart()            { g.r.Restart() }
 
 var consumers = []struct {
 	name string
@@ -520,4 +523,69 @@ func BenchmarkWriteGoRead(b *testing.B) {
 		r.Read(dst, block)
 	}
 	b.ReportMetric(float64(b.N*block)/b.Elapsed().Seconds(), "frames/s")
+}
+
+// After a restart the stale queue is gone, the start fill applies again
+// (silence, no underruns counted, while it fills) and reading resumes with
+// exactly the frames written after the restart.
+func TestRestartDropsQueueAndRearmsStart(t *testing.T) {
+	for _, cons := range consumers {
+		t.Run(cons.name, func(t *testing.T) {
+			const nframes, start = 128, 300
+			r, err := ring.New(2, 1024)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			c := cons.new(r, nframes)
+			defer c.close()
+			r.SetStartFill(start)
+			src := newPlanar(2, 1024)
+			var wpos uint64
+			write := func(n int) {
+				counterBlock(src, wpos, n)
+				if got := r.Write(src, n); got != n {
+					t.Fatalf("wrote %d of %d", got, n)
+				}
+				wpos += uint64(n)
+			}
+			write(400)
+			if got := c.read(nframes); got != nframes || !r.Running() {
+				t.Fatalf("read %d running %v before restart", got, r.Running())
+			}
+			write(r.Free()) // the consumer went away and the queue filled up
+			c.restart()
+			if r.Running() || r.Fill() != 0 || r.ReadPos() != r.Written() || r.Free() != r.Capacity() {
+				t.Fatalf("after restart: running %v fill %d read %d written %d free %d",
+					r.Running(), r.Fill(), r.ReadPos(), r.Written(), r.Free())
+			}
+			before := r.Stats()
+			write(start - 1)
+			if got := c.read(nframes); got != 0 {
+				t.Fatalf("read %d below the start fill", got)
+			}
+			for ch := range 2 {
+				for i, x := range c.out(ch)[:nframes] {
+					if x != 0 {
+						t.Fatalf("pre-fill channel %d frame %d = %v, want silence", ch, i, x)
+					}
+				}
+			}
+			first := wpos - (start - 1)
+			write(1)
+			if got := c.read(nframes); got != nframes {
+				t.Fatalf("read %d at the start fill, want %d", got, nframes)
+			}
+			for ch := range 2 {
+				for i, x := range c.out(ch)[:nframes] {
+					if want := ringtest.Counter(first+uint64(i), ch); x != want {
+						t.Fatalf("channel %d frame %d = %v, want %v (frame %d)", ch, i, x, want, first+uint64(i))
+					}
+				}
+			}
+			if after := r.Stats(); after.UnderrunEvents != before.UnderrunEvents {
+				t.Fatalf("restart pre-fill counted underruns: %+v -> %+v", before, after)
+			}
+		})
+	}
 }

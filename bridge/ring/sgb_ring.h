@@ -154,6 +154,22 @@ out:
 	return n;
 }
 
+/* sgb_ring_restart drops everything queued (tail = head) and re-arms the
+ * start-up pre-fill, so a consumer that was away (a sink reconnecting to a
+ * restarted server) does not turn the stale queue into latency. Consumer
+ * side: call it from the consumer's thread, before sgb_ring_read. The
+ * producer sees the frames as consumed; the timing's read_pos jumps, which
+ * the drift controller treats as a resync. */
+static inline void sgb_ring_restart(struct sgb_ring *r)
+{
+	const uint64_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+
+	r->head_cache = head;
+	__atomic_store_n(&r->running, 0, __ATOMIC_RELEASE);
+	/* release: the producer may reuse the slots at once */
+	__atomic_store_n(&r->tail, head, __ATOMIC_RELEASE);
+}
+
 /* sgb_ring_publish_timing publishes one cycle's timing through the seqlock.
  * Call it at the start of the cycle, before sgb_ring_read: it stamps
  * read_pos with the frames consumed so far and numbers the cycle itself;

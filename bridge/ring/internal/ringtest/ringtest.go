@@ -33,6 +33,8 @@ static uint32_t ring_read(void *r, float **dst, uint32_t n)
 	return sgb_ring_read(r, (float *const *)dst, n);
 }
 
+static void ring_restart(void *r) { sgb_ring_restart(r); }
+
 static void ring_publish(void *r, int64_t c, int64_t nx, double p, uint64_t f, uint32_t nf, uint32_t rate)
 {
 	sgb_ring_publish_timing(r, c, nx, p, f, nf, rate);
@@ -223,6 +225,9 @@ func (r *Reader) Read(n int) int {
 	}
 	return int(C.ring_read(r.hdr, r.dst, C.uint32_t(n)))
 }
+
+// Restart runs sgb_ring_restart.
+func (r *Reader) Restart() { C.ring_restart(r.hdr) }
 
 // Out is channel c's output buffer, in C memory.
 func (r *Reader) Out(c int) []float32 { return r.bufs[c] }
