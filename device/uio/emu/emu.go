@@ -1,0 +1,571 @@
+package emu
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sgbridge/sgbridge/device/sim"
+	"github.com/sgbridge/sgbridge/device/uio"
+)
+
+// Config sets up an emulated grabber.
+type Config struct {
+	Profile *uio.Profile // the device to emulate; required
+	Root    string       // ROOT of ROOT/sys/class/uio and ROOT/dev; required
+	Index   int          // N of uioN
+
+	Signal sim.Signal
+	Freq   float64 // sine base frequency; 0 means sim.DefaultFreq
+
+	PPM     float64       // device clock offset from nominal
+	Jitter  time.Duration // each interrupt is delivered up to this late
+	LoseIRQ float64       // probability an interrupt is counted but never delivered
+	// Stall holds every interrupt for Stall once every StallEvery (the
+	// DMA keeps writing: buffers the reader did not get in time are
+	// overwritten, as on hardware).
+	Stall, StallEvery time.Duration
+	// VanishAfter removes the device this long after Run starts (0:
+	// never); ReturnAfter brings it back that long after it vanished
+	// (0: it stays gone). A returned device counts from 0 again.
+	VanishAfter, ReturnAfter time.Duration
+
+	// MapOffset places every map's region this many bytes into its first
+	// page, as sysfs maps/mapM/offset reports for a device whose registers
+	// are not page aligned. Tests use it to exercise that path.
+	MapOffset int64
+
+	Seed uint64
+	Log  *slog.Logger
+}
+
+// Stats are the emulator's counters.
+type Stats struct {
+	Interrupts uint64 // buffers completed
+	Lost       uint64 // interrupts dropped on purpose (LoseIRQ)
+	Held       uint64 // interrupts that fell in a stall
+	Coalesced  uint64 // interrupts that found the client masked
+	// Skipped is what the clients saw: the sum over every count they were
+	// sent of (count − previous count − 1), from each client's second
+	// message on. A reader that counts jumps must count exactly this.
+	Skipped  uint64
+	Clients  uint64 // connections accepted
+	Vanished uint64
+	Returned uint64
+}
+
+// Emulator is one emulated UIO grabber.
+type Emulator struct {
+	cfg       Config
+	log       *slog.Logger
+	gen       *generator
+	page      int
+	periodNs  float64
+	createdDs []string // directories New made, to remove at the end
+
+	mu      sync.Mutex // guards dev, clients, count and stats
+	dev     *instance
+	count   uint32
+	stats   Stats
+	present atomic.Bool
+}
+
+// instance is the device while it is present: sysfs entry, socket, maps.
+type instance struct {
+	sys, path string
+	listen    int
+	memfds    [uio.MaxMaps]int
+	sizes     [uio.MaxMaps]int64
+	maps      [uio.MaxMaps][]byte
+	bufs      [][]byte
+	regs      []byte
+	clients   map[*client]struct{}
+	wg        sync.WaitGroup
+}
+
+type client struct {
+	fd       int
+	masked   bool
+	pending  bool // an interrupt arrived while masked
+	sent     uint32
+	sentOnce bool
+}
+
+// New checks cfg and creates the device under cfg.Root.
+func New(cfg Config) (*Emulator, error) {
+	p := cfg.Profile
+	if p == nil {
+		return nil, errors.New("emu: no profile")
+	}
+	if cfg.Root == "" {
+		return nil, errors.New("emu: no root directory")
+	}
+	if cfg.Freq == 0 {
+		cfg.Freq = sim.DefaultFreq
+	}
+	switch {
+	case math.IsNaN(cfg.PPM) || math.Abs(cfg.PPM) > 100_000:
+		return nil, fmt.Errorf("emu: clock offset %g ppm is outside ±100000", cfg.PPM)
+	case !(cfg.LoseIRQ >= 0 && cfg.LoseIRQ < 1):
+		return nil, fmt.Errorf("emu: lost-interrupt probability %g is outside [0, 1)", cfg.LoseIRQ)
+	case cfg.Jitter < 0 || cfg.Stall < 0 || cfg.StallEvery < 0 || cfg.VanishAfter < 0 || cfg.ReturnAfter < 0:
+		return nil, errors.New("emu: negative duration")
+	case cfg.Stall > 0 && cfg.StallEvery <= cfg.Stall:
+		return nil, fmt.Errorf("emu: stalls of %v need a longer interval than %v", cfg.Stall, cfg.StallEvery)
+	case cfg.Index < 0 || cfg.Index > 999:
+		return nil, fmt.Errorf("emu: device index %d outside 0..999", cfg.Index)
+	case cfg.MapOffset < 0 || cfg.MapOffset%64 != 0 || cfg.MapOffset >= int64(os.Getpagesize()):
+		return nil, fmt.Errorf("emu: map offset %d must be a multiple of 64 inside one page", cfg.MapOffset)
+	}
+	f := p.Format
+	if p.Format.Period%2 != 0 {
+		return nil, fmt.Errorf("emu: period %d: the emulated DMA writes each buffer in two halves, give an even period", f.Period)
+	}
+	gen, err := newGenerator(cfg.Signal, f, cfg.Freq)
+	if err != nil {
+		return nil, fmt.Errorf("emu: %w", err)
+	}
+	e := &Emulator{
+		cfg:      cfg,
+		log:      cfg.Log,
+		gen:      gen,
+		page:     os.Getpagesize(),
+		periodNs: float64(f.Period) * 1e9 / (float64(f.Rate) * (1 + cfg.PPM*1e-6)),
+	}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	for _, d := range []string{filepath.Join(cfg.Root, "sys", "class", "uio"), filepath.Join(cfg.Root, "dev")} {
+		if err := e.mkdirs(d); err != nil {
+			e.removeDirs()
+			return nil, err
+		}
+	}
+	if err := e.create(); err != nil {
+		e.removeDirs()
+		return nil, err
+	}
+	return e, nil
+}
+
+// mkdirs is MkdirAll that remembers what it made.
+func (e *Emulator) mkdirs(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := e.mkdirs(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("emu: %w", err)
+	}
+	e.createdDs = append(e.createdDs, dir)
+	return nil
+}
+
+func (e *Emulator) removeDirs() {
+	for i := len(e.createdDs) - 1; i >= 0; i-- {
+		os.Remove(e.createdDs[i]) // only if empty: never someone else's files
+	}
+	e.createdDs = nil
+}
+
+// Dev is the device path (the socket).
+func (e *Emulator) Dev() string {
+	return filepath.Join(e.cfg.Root, "dev", fmt.Sprintf("uio%d", e.cfg.Index))
+}
+
+// Sys is the device's sysfs directory.
+func (e *Emulator) Sys() string {
+	return filepath.Join(e.cfg.Root, "sys", "class", "uio", fmt.Sprintf("uio%d", e.cfg.Index))
+}
+
+// Stats returns the counters.
+func (e *Emulator) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stats
+}
+
+// create makes the device present: memfds, sysfs entry, socket.
+func (e *Emulator) create() error {
+	p := e.cfg.Profile
+	in := &instance{sys: e.Sys(), path: e.Dev(), listen: -1, clients: map[*client]struct{}{}}
+	for i := range in.memfds {
+		in.memfds[i] = -1
+	}
+	fail := func(err error) error { e.destroy(in); return err }
+	if _, err := os.Lstat(in.sys); err == nil {
+		return fmt.Errorf("emu: %s already exists (another emulator on this root?)", in.sys)
+	}
+	if err := os.MkdirAll(filepath.Join(in.sys, "maps"), 0o755); err != nil {
+		return fmt.Errorf("emu: %w", err)
+	}
+	write := func(path, s string) error { return os.WriteFile(path, []byte(s+"\n"), 0o444) }
+	if err := write(filepath.Join(in.sys, "name"), p.Name); err != nil {
+		return fail(fmt.Errorf("emu: %w", err))
+	}
+	write(filepath.Join(in.sys, "version"), "sgbridge-emu")
+	for _, m := range p.NeededMaps() {
+		size := roundUp(p.Extent(m), int64(e.page))
+		fd, err := unix.MemfdCreate(fmt.Sprintf("sgbridge-emu-map%d", m), unix.MFD_CLOEXEC)
+		if err != nil {
+			return fail(fmt.Errorf("emu: memfd: %w", err))
+		}
+		in.memfds[m] = fd
+		total := roundUp(e.cfg.MapOffset+size, int64(e.page))
+		if err := unix.Ftruncate(fd, total); err != nil {
+			return fail(fmt.Errorf("emu: size map%d: %w", m, err))
+		}
+		b, err := unix.Mmap(fd, 0, int(total), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if err != nil {
+			return fail(fmt.Errorf("emu: map map%d: %w", m, err))
+		}
+		in.maps[m], in.sizes[m] = b, total
+		dir := filepath.Join(in.sys, "maps", fmt.Sprintf("map%d", m))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return fail(fmt.Errorf("emu: %w", err))
+		}
+		name := fmt.Sprintf("sgbuf%d", m)
+		if p.Registers != nil && p.Registers.Map == m {
+			name = "regs"
+		}
+		addr := uint64(0x4000_0000) + uint64(m)<<24 + uint64(e.cfg.MapOffset)
+		for file, val := range map[string]string{
+			"name": name, "addr": fmt.Sprintf("0x%016x", addr),
+			"size": fmt.Sprintf("0x%016x", size), "offset": fmt.Sprintf("0x%x", e.cfg.MapOffset),
+		} {
+			if err := write(filepath.Join(dir, file), val); err != nil {
+				return fail(fmt.Errorf("emu: %w", err))
+			}
+		}
+	}
+	for _, b := range p.Buffers {
+		o := e.cfg.MapOffset + b.Offset
+		in.bufs = append(in.bufs, in.maps[b.Map][o:o+int64(b.Length)])
+	}
+	if r := p.Registers; r != nil {
+		in.regs = in.maps[r.Map][e.cfg.MapOffset:]
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fail(fmt.Errorf("emu: socket: %w", err))
+	}
+	in.listen = fd
+	os.Remove(in.path) // a stale socket of a killed emulator
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: in.path}); err != nil {
+		return fail(fmt.Errorf("emu: bind %s: %w", in.path, err))
+	}
+	if err := unix.Listen(fd, 8); err != nil {
+		return fail(fmt.Errorf("emu: listen %s: %w", in.path, err))
+	}
+	e.mu.Lock()
+	e.dev, e.count = in, 0
+	e.mu.Unlock()
+	e.present.Store(true)
+	in.wg.Add(1)
+	go e.accept(in)
+	return nil
+}
+
+// destroy removes the device: clients see end of file, then the socket
+// and the sysfs entry disappear, as when a driver is unbound.
+func (e *Emulator) destroy(in *instance) {
+	e.present.Store(false)
+	e.mu.Lock()
+	if e.dev == in {
+		e.dev = nil
+	}
+	for c := range in.clients {
+		unix.Shutdown(c.fd, unix.SHUT_RDWR)
+	}
+	e.mu.Unlock()
+	if in.listen >= 0 {
+		unix.Shutdown(in.listen, unix.SHUT_RDWR)
+	}
+	in.wg.Wait()
+	if in.listen >= 0 {
+		unix.Close(in.listen)
+		os.Remove(in.path)
+	}
+	os.RemoveAll(in.sys)
+	for m := range in.maps {
+		if in.maps[m] != nil {
+			unix.Munmap(in.maps[m])
+		}
+		if in.memfds[m] >= 0 {
+			unix.Close(in.memfds[m])
+		}
+	}
+}
+
+func (e *Emulator) accept(in *instance) {
+	defer in.wg.Done()
+	for {
+		fd, _, err := unix.Accept4(in.listen, unix.SOCK_CLOEXEC)
+		if err == unix.EINTR || err == unix.ECONNABORTED {
+			continue
+		}
+		if err != nil {
+			return // shut down
+		}
+		if err := e.hello(in, fd); err != nil {
+			e.log.Warn("emu: client dropped", "err", err)
+			unix.Close(fd)
+			continue
+		}
+		c := &client{fd: fd, masked: true}
+		e.mu.Lock()
+		in.clients[c] = struct{}{}
+		e.stats.Clients++
+		e.mu.Unlock()
+		in.wg.Add(1)
+		go e.serve(in, c)
+	}
+}
+
+func (e *Emulator) hello(in *instance, fd int) error {
+	var h uio.Hello
+	var fds []int
+	e.mu.Lock()
+	h.Count = e.count
+	e.mu.Unlock()
+	for m, f := range in.memfds {
+		if f >= 0 {
+			h.Maps = append(h.Maps, uio.HelloMap{Index: m, Size: in.sizes[m]})
+			fds = append(fds, f)
+		}
+	}
+	b, err := h.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return unix.Sendmsg(fd, b, unix.UnixRights(fds...), nil, 0)
+}
+
+// serve reads a client's mask (0) and unmask (1) writes until it leaves.
+func (e *Emulator) serve(in *instance, c *client) {
+	defer in.wg.Done()
+	var msg [uio.MsgSize]byte
+	for {
+		n, err := unix.Read(c.fd, msg[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			break
+		}
+		if n != uio.MsgSize {
+			e.log.Warn("emu: client wrote a short message; dropping it", "bytes", n)
+			break
+		}
+		e.mu.Lock()
+		if binary.LittleEndian.Uint32(msg[:]) == 0 {
+			c.masked = true
+		} else {
+			c.masked = false
+			if c.pending { // level-triggered: it fires as soon as it is unmasked
+				e.send(c)
+			}
+		}
+		e.mu.Unlock()
+	}
+	e.mu.Lock()
+	delete(in.clients, c)
+	e.mu.Unlock()
+	unix.Close(c.fd)
+}
+
+// send delivers the current count to c and masks it, as uio_pdrv_genirq's
+// handler disables the interrupt until userspace writes 1. e.mu is held.
+func (e *Emulator) send(c *client) {
+	var msg [uio.MsgSize]byte
+	binary.LittleEndian.PutUint32(msg[:], e.count)
+	if _, err := unix.SendmsgN(c.fd, msg[:], nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL); err != nil {
+		return // the client is going; serve will notice
+	}
+	if c.sentOnce {
+		e.stats.Skipped += uint64(e.count - c.sent - 1)
+	}
+	c.sent, c.sentOnce, c.masked, c.pending = e.count, true, true, false
+}
+
+// interrupt is one delivered interrupt: every unmasked client gets the
+// count; masked ones get it when they unmask.
+func (e *Emulator) interrupt() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.dev == nil {
+		return
+	}
+	for c := range e.dev.clients {
+		if c.masked {
+			if c.sentOnce {
+				e.stats.Coalesced++
+			}
+			c.pending = true
+			continue
+		}
+		e.send(c)
+	}
+}
+
+// Run runs the device clock until ctx is done, then removes the device and
+// everything New created.
+func (e *Emulator) Run(ctx context.Context) error {
+	defer e.Close()
+	rng := rand.New(rand.NewPCG(e.cfg.Seed, 0xe40))
+	stop := func() bool { return ctx.Err() != nil }
+	clock := sim.RealClock{}
+	t0 := clock.Now()
+	vanishAt := int64(math.MaxInt64)
+	if e.cfg.VanishAfter > 0 {
+		vanishAt = t0 + int64(e.cfg.VanishAfter)
+	}
+	var (
+		half      uint64 // half periods elapsed since t0
+		k         uint64 // buffers completed
+		deliverAt = int64(math.MaxInt64)
+		n         = uint64(len(e.cfg.Profile.Buffers))
+		period    = uint64(e.cfg.Profile.Format.Period)
+		fb        = e.cfg.Profile.Format.FrameBytes()
+	)
+	for {
+		next := t0 + int64(float64(half+1)*e.periodNs/2)
+		wake := min(next, deliverAt, vanishAt)
+		clock.SleepUntil(wake, stop)
+		if stop() {
+			return nil
+		}
+		now := clock.Now()
+		if now >= vanishAt {
+			if err := e.vanish(ctx); err != nil || ctx.Err() != nil {
+				return err
+			}
+			vanishAt = math.MaxInt64
+			t0, half, k, deliverAt = clock.Now(), 0, 0, math.MaxInt64
+			continue
+		}
+		if now >= deliverAt {
+			deliverAt = math.MaxInt64
+			e.interrupt()
+		}
+		if now < next {
+			continue
+		}
+		half++
+		e.mu.Lock()
+		in := e.dev
+		e.mu.Unlock()
+		buf := in.bufs[k%n]
+		h := len(buf) / 2 / fb * fb
+		if half%2 == 1 { // first half of buffer k+1
+			e.gen.fill(buf[:h], k*period)
+			continue
+		}
+		e.gen.fill(buf[h:], k*period+uint64(h/fb))
+		k++
+		e.complete(in, k, n)
+		switch {
+		case e.cfg.LoseIRQ > 0 && rng.Float64() < e.cfg.LoseIRQ:
+			e.bump(func(s *Stats) { s.Lost++ })
+		case e.stalled(next - t0):
+			e.bump(func(s *Stats) { s.Held++ })
+		default:
+			if deliverAt == math.MaxInt64 {
+				deliverAt = next
+				if e.cfg.Jitter > 0 {
+					deliverAt += int64(rng.Float64() * float64(e.cfg.Jitter))
+				}
+			}
+		}
+	}
+}
+
+// complete counts buffer k done and updates the registers.
+func (e *Emulator) complete(in *instance, k, n uint64) {
+	if r := e.cfg.Profile.Registers; r != nil {
+		if r.CurrentBuffer >= 0 {
+			atomic.StoreUint32(reg(in.regs, r.CurrentBuffer), uint32(k%n))
+		}
+		if r.IRQStatus >= 0 {
+			atomic.StoreUint32(reg(in.regs, r.IRQStatus), 1)
+		}
+	}
+	e.mu.Lock()
+	e.count = uint32(k)
+	e.stats.Interrupts++
+	e.mu.Unlock()
+}
+
+func reg(b []byte, off int64) *uint32 { return (*uint32)(unsafe.Pointer(&b[off])) }
+
+func (e *Emulator) bump(f func(*Stats)) {
+	e.mu.Lock()
+	f(&e.stats)
+	e.mu.Unlock()
+}
+
+// stalled says whether an interrupt at rel (since t0) falls in a stall.
+func (e *Emulator) stalled(rel int64) bool {
+	if e.cfg.Stall <= 0 {
+		return false
+	}
+	every := int64(e.cfg.StallEvery)
+	start := rel / every * every
+	return start > 0 && rel < start+int64(e.cfg.Stall)
+}
+
+// vanish removes the device and, with ReturnAfter, brings it back.
+func (e *Emulator) vanish(ctx context.Context) error {
+	e.mu.Lock()
+	in := e.dev
+	e.mu.Unlock()
+	e.destroy(in)
+	e.bump(func(s *Stats) { s.Vanished++ })
+	e.log.Info("emu: device vanished", "dev", e.Dev())
+	if e.cfg.ReturnAfter <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-time.After(e.cfg.ReturnAfter):
+	}
+	if err := e.create(); err != nil {
+		return err
+	}
+	e.bump(func(s *Stats) { s.Returned++ })
+	e.log.Info("emu: device returned", "dev", e.Dev())
+	return nil
+}
+
+// Present reports whether the device exists right now.
+func (e *Emulator) Present() bool { return e.present.Load() }
+
+// Close removes the device and the directories New created. Run calls it.
+func (e *Emulator) Close() error {
+	e.mu.Lock()
+	in := e.dev
+	e.mu.Unlock()
+	if in != nil {
+		e.destroy(in)
+	}
+	e.removeDirs()
+	return nil
+}
+
+func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }

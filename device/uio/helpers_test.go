@@ -1,0 +1,9 @@
+package uio_test
+
+import "runtime"
+
+func lockAndRun(f func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	f()
+}

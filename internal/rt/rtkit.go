@@ -1,0 +1,58 @@
+package rt
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	rtkitName  = "org.freedesktop.RealtimeKit1"
+	rtkitPath  = "/org/freedesktop/RealtimeKit1"
+	rtkitIface = "org.freedesktop.RealtimeKit1"
+)
+
+// makeRealtimeRTKit asks RealtimeKit to make thread tid SCHED_FIFO at prio
+// (clamped to its MaxRealtimePriority). RealtimeKit insists that the
+// process caps its CPU time at real-time priority with RLIMIT_RTTIME no
+// higher than its RTTimeUSecMax, so that is set first.
+func makeRealtimeRTKit(tid, prio int) (int, error) {
+	if _, err := os.Stat("/run/dbus/system_bus_socket"); err != nil && os.Getenv("DBUS_SYSTEM_BUS_ADDRESS") == "" {
+		return 0, errNoBus
+	}
+	conn, err := dbus.ConnectSystemBus()
+	if err != nil {
+		return 0, fmt.Errorf("connect system bus: %w", err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	obj := conn.Object(rtkitName, rtkitPath)
+
+	if v, err := obj.GetProperty(rtkitIface + ".MaxRealtimePriority"); err == nil {
+		if max, ok := v.Value().(int32); ok && int(max) < prio {
+			prio = int(max)
+		}
+	}
+	if v, err := obj.GetProperty(rtkitIface + ".RTTimeUSecMax"); err == nil {
+		if max, ok := v.Value().(int64); ok && max > 0 {
+			l := unix.Rlimit{Cur: uint64(max), Max: uint64(max)}
+			if err := unix.Setrlimit(unix.RLIMIT_RTTIME, &l); err != nil {
+				return 0, fmt.Errorf("set RLIMIT_RTTIME to %d µs: %w", max, err)
+			}
+		}
+	}
+	if prio < 1 {
+		return 0, fmt.Errorf("RealtimeKit allows no real-time priority")
+	}
+	call := obj.CallWithContext(ctx, rtkitIface+".MakeThreadRealtimeWithPID", 0,
+		uint64(os.Getpid()), uint64(tid), uint32(prio))
+	if call.Err != nil {
+		return 0, fmt.Errorf("MakeThreadRealtimeWithPID: %w", call.Err)
+	}
+	return prio, nil
+}
