@@ -13,8 +13,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sgbridge/sgbridge/bridge/drift"
 	"github.com/sgbridge/sgbridge/bridge/ring"
 	"github.com/sgbridge/sgbridge/device"
+	"github.com/sgbridge/sgbridge/internal/rt"
+	"github.com/sgbridge/sgbridge/resample"
 )
 
 // Sink is the graph side: a client whose process callback, in C, drains
@@ -41,16 +44,30 @@ type Config struct {
 	// period and one graph period, to ride out producer stalls. 0 picks
 	// DefaultMargin.
 	Margin int
+	// Resample turns on drift control: the variable-ratio resampler
+	// (Quality) steered by the drift controller holds the latency at
+	// device period + graph period + resampler delay + Margin. Without it
+	// samples pass through bit-exact and the rates must match.
+	Resample bool
+	Quality  resample.Quality
 	// WaitForDevice keeps the sink running when the device goes away
 	// (device.ErrGone) and a Reopener backend waits for it to return;
 	// without it a vanished device ends Run with an error.
 	WaitForDevice bool
-	Log           *slog.Logger // nil: slog.Default()
+	// Priority is the SCHED_FIFO priority asked for the interrupt loop
+	// (rt.DefaultPriority when 0; negative: stay at normal priority).
+	Priority int
+	Log      *slog.Logger // nil: slog.Default()
 }
 
-// DefaultMargin covers interrupt jitter and a Go GC pause on a loaded
-// machine (about 1.3 ms at 48 kHz); the worst stall actually seen is in
-// Stats.WorstStall so an operator can tune --latency with numbers.
+// DefaultMargin is the queue margin beyond the least the queue needs (one
+// device period, one graph period and, with drift control, the resampler
+// delay): it covers the delay between an interrupt and its handling. With
+// SCHED_FIFO that is tens of µs on a quiet machine, but the Go runtime can
+// hold the loop back when its other threads are preempted: up to 0.8 ms
+// was measured on a 2-core machine compiling at full load. 64 frames is
+// 1.3 ms at 48 kHz. The worst stall seen is in Stats.WorstStall, so the
+// margin can be set from numbers (--latency adds to it).
 const DefaultMargin = 64
 
 // Engine moves audio from a Grabber to a Sink.
@@ -58,12 +75,26 @@ type Engine struct {
 	dev    device.Grabber
 	sink   Sink
 	wait   bool
+	prio   int
 	log    *slog.Logger
 	format device.Format
 	ring   *ring.Ring
 	target int // queue fill at which the sink starts, frames
 
 	scratch [][]float32 // one device period, planar
+
+	// Drift control (nil in pass-through mode).
+	rs      *resample.Resampler
+	ctl     *drift.Controller
+	out     [][]float32 // resampler output, MaxOutput(period) frames
+	view    [][]float32 // sub-slices of out handed to the ring
+	last    []float32   // last sample written per channel
+	from    []float32   // fade start value per channel
+	fill    [][]float32 // frames written by a positive correction
+	drop    int         // output frames still to withhold
+	fadeLen int         // frames of the current fade-in
+	fadeAt  int         // frames of it done
+	devBase uint64      // device frames before the current Start
 
 	// Loop state, owned by the loop's thread.
 	lastCount  uint64
@@ -77,15 +108,28 @@ type Engine struct {
 
 // counters are written by the loop and read by Stats from anywhere.
 type counters struct {
-	interrupts  atomic.Uint64
-	lostIRQs    atomic.Uint64 // interrupts never seen (count jumps)
-	lostFrames  atomic.Uint64 // frames already overwritten, replaced by silence
-	overflow    atomic.Uint64 // frames dropped because the queue was full
-	worstStall  atomic.Int64  // ns between an interrupt and its handling, worst
-	latency     atomic.Int64  // measured capture latency, frames ×1000
-	fill        atomic.Int64  // queue fill right after the last write
-	lastIRQTime atomic.Int64
-	gone        atomic.Uint64 // times the device went away and came back
+	interrupts   atomic.Uint64
+	lostIRQs     atomic.Uint64 // interrupts never seen (count jumps)
+	lostFrames   atomic.Uint64 // frames already overwritten, replaced by silence
+	overflow     atomic.Uint64 // frames dropped because the queue was full
+	worstStall   atomic.Int64  // ns between an interrupt and its handling, worst
+	worstStallAt atomic.Int64  // CLOCK_MONOTONIC ns of that interrupt
+	latency      atomic.Int64  // measured capture latency, frames ×1000
+	fill         atomic.Int64  // queue fill right after the last write
+	lastIRQTime  atomic.Int64
+	gone         atomic.Uint64 // times the device went away and came back
+
+	// Published from the drift controller, see publish.
+	lock        atomic.Uint32
+	ratioPPM    atomic.Uint64 // float64 bits
+	devicePPM   atomic.Uint64
+	graphPPM    atomic.Uint64
+	errorFrames atomic.Uint64
+	resyncs     atomic.Uint64
+	alignments  atomic.Uint64
+	delay       atomic.Uint64 // float64 bits
+	lockedAt    atomic.Int64  // CLOCK_MONOTONIC ns
+	startedAt   atomic.Int64  // CLOCK_MONOTONIC ns of the device start
 }
 
 // Stats is a snapshot of the engine's counters.
@@ -97,13 +141,26 @@ type Stats struct {
 	UnderrunEvents uint64  `json:"underruns"`       // sink cycles that found the queue short
 	UnderrunFrames uint64  `json:"underrun_frames"`
 	Xruns          uint64  `json:"xruns"`
-	Fill           int     `json:"fill"`           // frames in the queue right after the last interrupt
-	Target         int     `json:"target"`         // start-up fill, frames
-	Capacity       int     `json:"capacity"`       // queue capacity, frames
-	Latency        float64 `json:"latency_frames"` // measured capture latency, frames (0 until known)
-	WorstStall     float64 `json:"worst_stall_s"`  // seconds between an interrupt and its handling, worst seen
-	Running        bool    `json:"running"`        // the sink has started draining
-	DeviceReturns  uint64  `json:"device_returns"` // times the device vanished and was reopened
+	Fill           int     `json:"fill"`             // frames in the queue right after the last interrupt
+	Target         int     `json:"target"`           // latency target (drift control) or start-up fill (pass-through), frames
+	Capacity       int     `json:"capacity"`         // queue capacity, frames
+	Latency        float64 `json:"latency_frames"`   // measured capture latency, frames (0 until known)
+	WorstStall     float64 `json:"worst_stall_s"`    // seconds between an interrupt and its handling, worst seen
+	WorstStallAt   float64 `json:"worst_stall_at_s"` // seconds after the start that happened
+	Running        bool    `json:"running"`          // the sink has started draining
+	DeviceReturns  uint64  `json:"device_returns"`   // times the device vanished and was reopened
+
+	// Drift control; zero in pass-through mode.
+	Resample   bool    `json:"resample"`
+	Lock       string  `json:"lock,omitempty"`  // waiting, acquiring, locked
+	RatioPPM   float64 `json:"ratio_ppm"`       // ratio in use vs nominal
+	DevicePPM  float64 `json:"device_ppm"`      // device clock vs CLOCK_MONOTONIC
+	GraphPPM   float64 `json:"graph_ppm"`       // graph clock vs CLOCK_MONOTONIC
+	Error      float64 `json:"error_frames"`    // latency minus target
+	Resyncs    uint64  `json:"resyncs"`         // corrections past the bound
+	Alignments uint64  `json:"alignments"`      // corrections while acquiring
+	Delay      float64 `json:"resampler_delay"` // input frames
+	LockedAt   float64 `json:"locked_after_s"`  // seconds from start to lock (0: not yet)
 }
 
 // New checks that dev and sink can be bridged and sizes the queue.
@@ -115,8 +172,8 @@ func New(cfg Config) (*Engine, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	if r := cfg.Sink.Rate(); r != f.Rate {
-		return nil, fmt.Errorf("the device runs at %d Hz and the graph at %d Hz: without resampling they must match (drop --no-resample, or run the graph at %d Hz)", f.Rate, r, f.Rate)
+	if !cfg.Resample && cfg.Sink.Rate() != f.Rate {
+		return nil, fmt.Errorf("the device runs at %d Hz and the graph at %d Hz: without resampling they must match (drop --no-resample, or run the graph at %d Hz)", f.Rate, cfg.Sink.Rate(), f.Rate)
 	}
 	margin := cfg.Margin
 	if margin == 0 {
@@ -129,28 +186,81 @@ func New(cfg Config) (*Engine, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	target := f.Period + cfg.Sink.Period() + margin
-	// Room for the target, a whole SG ring arriving at once after a stall,
-	// and the graph not draining for as long again.
-	r, err := ring.New(f.Channels, 2*(target+f.Period*f.Buffers))
-	if err != nil {
-		return nil, fmt.Errorf("bridge: %w", err)
-	}
+	graph := cfg.Sink.Period()
 	e := &Engine{
 		dev:     cfg.Device,
 		sink:    cfg.Sink,
 		wait:    cfg.WaitForDevice,
+		prio:    cfg.Priority,
 		log:     log,
 		format:  f,
-		ring:    r,
-		target:  target,
-		scratch: make([][]float32, f.Channels),
+		target:  f.Period + graph + margin,
+		scratch: planar(f.Channels, f.Period),
 	}
-	for c := range e.scratch {
-		e.scratch[c] = make([]float32, f.Period)
+	startFill := e.target
+	maxOut := f.Period
+	if cfg.Resample {
+		if err := e.setupDrift(cfg.Quality, graph, margin); err != nil {
+			return nil, err
+		}
+		maxOut = len(e.out[0])
+		// The controller aligns the latency once the sink runs; starting
+		// half a device period short of the mean fill keeps that first
+		// step small.
+		startFill = graph + margin + f.Period/2
 	}
-	r.SetStartFill(target)
+	// Room for the target, a whole SG ring arriving at once after a stall,
+	// and the graph not draining for as long again.
+	r, err := ring.New(f.Channels, 2*(e.target+maxOut*f.Buffers))
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	e.ring = r
+	r.SetStartFill(startFill)
 	return e, nil
+}
+
+// setupDrift makes the resampler and the controller. The latency target
+// is device period + graph period + resampler delay + margin, in graph
+// frames: the least that keeps a graph period in the queue at every phase
+// of the interrupts against the cycles, plus the margin.
+func (e *Engine) setupDrift(q resample.Quality, graph, margin int) error {
+	f := e.format
+	rs, err := resample.NewRates(f.Channels, f.Rate, e.sink.Rate(), q)
+	if err != nil {
+		return fmt.Errorf("resampler: %w", err)
+	}
+	nominal := float64(e.sink.Rate()) / float64(f.Rate)
+	// The symmetric FIR delays by half its length in input frames
+	// (Delay() reads 0 until the first block has primed it).
+	delay := float64(rs.Taps()) / 2 * nominal
+	target := float64(f.Period)*nominal + float64(graph) + delay + float64(margin)
+	ctl, err := drift.New(drift.Config{
+		DeviceRate: float64(f.Rate), GraphRate: float64(e.sink.Rate()),
+		DevicePeriod: f.Period, GraphPeriod: graph, Target: target,
+	})
+	if err != nil {
+		return fmt.Errorf("drift controller: %w", err)
+	}
+	e.rs, e.ctl = rs, ctl
+	e.target = int(math.Ceil(target))
+	n := rs.MaxOutput(f.Period)
+	e.out = planar(f.Channels, n)
+	e.view = make([][]float32, f.Channels)
+	e.last = make([]float32, f.Channels)
+	e.from = make([]float32, f.Channels)
+	// A correction never needs more than the queue's capacity; it is
+	// written in chunks of this size.
+	e.fill = planar(f.Channels, 1024)
+	return nil
+}
+
+func planar(channels, frames int) [][]float32 {
+	p := make([][]float32, channels)
+	for c := range p {
+		p[c] = make([]float32, frames)
+	}
+	return p
 }
 
 // Ring is the engine's queue, for sinks and tests.
@@ -166,9 +276,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	if !e.ring.Locked() {
 		e.log.Warn("queue memory is not locked (RLIMIT_MEMLOCK too low?): paging could cause underruns")
 	}
+	if e.ctl != nil {
+		// The controller holds the latency at the target: that is the
+		// figure the graph gets, from the start.
+		e.sink.SetLatency(e.target)
+	}
 	if err := e.sink.Start(e.ring); err != nil {
 		return fmt.Errorf("start sink: %w", err)
 	}
+	e.stats.startedAt.Store(nowNs())
 	if err := e.dev.Start(); err != nil {
 		return fmt.Errorf("start device: %w", err)
 	}
@@ -206,6 +322,17 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) loop() error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	prio := e.prio
+	if prio == 0 {
+		prio = rt.DefaultPriority
+	}
+	if prio > 0 {
+		got := rt.Promote(rt.Config{Priority: prio, LockMemory: true})
+		e.log.Info("interrupt loop scheduling", "got", got.String())
+		if got.Realtime {
+			defer rt.Demote()
+		}
+	}
 	// Sleeps end within a microsecond of their deadline instead of the
 	// default 50 µs slack: less timestamp noise for the drift estimate.
 	unix.Prctl(unix.PR_SET_TIMERSLACK, 1000, 0, 0, 0)
@@ -261,6 +388,12 @@ func (e *Engine) awaitDevice(cause error) error {
 		return fmt.Errorf("restart device: %w", err)
 	}
 	e.lastCount, e.prevTime, e.latencySet = 0, 0, false
+	if e.ctl != nil {
+		// A new device start is a new clock: measure it afresh, with the
+		// device's frame count continuing from what was consumed.
+		e.ctl.Reset()
+		e.devBase = uint64(e.rs.Consumed())
+	}
 	e.stats.gone.Add(1)
 	e.log.Info("device is back; resuming", "returns", e.stats.gone.Load())
 	return nil
@@ -305,33 +438,147 @@ func (e *Engine) handle(c device.Completion, now int64) {
 		gone := delta - (n - 1)
 		e.stats.lostFrames.Add(gone * uint64(f.Period))
 		for range gone {
-			e.push(nil)
+			e.emit(nil)
 		}
 		delta = n - 1
 	}
 	for j := c.Count - delta + 1; j <= c.Count; j++ {
 		device.Convert(e.scratch, e.dev.Buffer(int((j-1)%n)), f.Sample, f.Period)
-		e.push(e.scratch)
+		e.emit(e.scratch)
 	}
 	if stall := now - c.Time; stall > e.stats.worstStall.Load() {
 		e.stats.worstStall.Store(stall)
+		e.stats.worstStallAt.Store(c.Time)
 	}
-	e.measureLatency(c.Time)
+	if e.ctl != nil {
+		e.control(c)
+	} else {
+		e.measureLatency(c.Time)
+	}
 	e.stats.fill.Store(int64(e.ring.Fill()))
 	e.stats.lastIRQTime.Store(c.Time)
 }
 
-// push writes one period to the queue; nil writes silence.
-func (e *Engine) push(p [][]float32) {
-	period := e.format.Period
-	var n int
+// emit sends one device period on: straight into the queue in
+// pass-through mode, through the resampler with drift control. nil is a
+// period lost with its buffer: silence, so the timeline stays right.
+func (e *Engine) emit(p [][]float32) {
 	if p == nil {
-		n = e.ring.WriteSilence(period)
-	} else {
-		n = e.ring.Write(p, period)
+		for _, s := range e.scratch {
+			clear(s)
+		}
+		p = e.scratch
 	}
-	if n < period {
-		e.stats.overflow.Add(uint64(period - n))
+	if e.rs == nil {
+		e.write(p, e.format.Period)
+		return
+	}
+	n := e.rs.OutputFor(e.format.Period)
+	for c := range e.view {
+		e.view[c] = e.out[c][:n]
+	}
+	_, prod := e.rs.Process(p, e.view)
+	skip := min(e.drop, prod)
+	e.drop -= skip
+	for c := range e.view {
+		e.view[c] = e.out[c][skip:prod]
+	}
+	if m := prod - skip; m > 0 {
+		e.fadeIn(e.view, m)
+		e.write(e.view, m)
+	}
+}
+
+// write puts frames into the queue, counting what a full queue refuses.
+func (e *Engine) write(p [][]float32, frames int) {
+	if n := e.ring.Write(p, frames); n < frames {
+		e.stats.overflow.Add(uint64(frames - n))
+	}
+	if e.last != nil {
+		for c := range e.last {
+			e.last[c] = p[c][frames-1]
+		}
+	}
+}
+
+// fadeLen is the length of the fade after a correction: 2.7 ms at 48 kHz,
+// short enough to hide inside the step, long enough not to click.
+const fadeLen = 128
+
+// fadeIn blends the start of p from e.from while a fade is running.
+func (e *Engine) fadeIn(p [][]float32, frames int) {
+	for i := 0; i < frames && e.fadeAt < e.fadeLen; i++ {
+		e.fadeAt++
+		g := float32(e.fadeAt) / float32(e.fadeLen)
+		for c := range p {
+			p[c][i] = e.from[c] + (p[c][i]-e.from[c])*g
+		}
+	}
+}
+
+// control runs the drift controller once per interrupt and applies what
+// it says: the ratio for the next periods and, at alignments and
+// resyncs, a step of the queue with fades on both sides.
+func (e *Engine) control(c device.Completion) {
+	var sk drift.Sink
+	if tm, ok := e.ring.Timing(); ok {
+		sk = drift.Sink(tm)
+	}
+	out := e.ctl.Update(drift.Input{
+		Time:         c.Time,
+		DeviceFrames: e.devBase + c.Count*uint64(e.format.Period),
+		Sink:         sk,
+		Consumed:     uint64(e.rs.Consumed()),
+		Written:      e.ring.Written(),
+		Delay:        e.rs.Delay(),
+	})
+	e.rs.SetRatio(out.Ratio) // the controller clamps to ±5 %, well inside the resampler's range
+	switch {
+	case out.Correction > 0:
+		e.insert(out.Correction)
+	case out.Correction < 0:
+		// Withhold output frames; the next frames written fade in from
+		// the last one that went out.
+		e.drop += -out.Correction
+		copy(e.from, e.last)
+		e.fadeLen, e.fadeAt = fadeLen, 0
+	}
+	e.publish()
+}
+
+// insert writes k frames that ramp from the last sample written down to
+// zero, then fades the following output in from zero: the queue grows by
+// k without a step in the waveform.
+func (e *Engine) insert(k int) {
+	for done := 0; done < k; {
+		n := min(k-done, len(e.fill[0]))
+		for c, buf := range e.fill {
+			for i := range n {
+				buf[i] = e.last[c] * float32(k-done-i-1) / float32(k)
+			}
+		}
+		e.write(e.fill, n)
+		done += n
+	}
+	clear(e.from)
+	e.fadeLen, e.fadeAt = fadeLen, 0
+}
+
+// publish copies the controller's state where Stats can read it: the
+// controller belongs to the loop.
+func (e *Engine) publish() {
+	st := e.ctl.Stats()
+	e.stats.lock.Store(uint32(st.State))
+	e.stats.ratioPPM.Store(math.Float64bits(st.PPM))
+	e.stats.devicePPM.Store(math.Float64bits(st.DevicePPM))
+	e.stats.graphPPM.Store(math.Float64bits(st.GraphPPM))
+	e.stats.errorFrames.Store(math.Float64bits(st.Error))
+	e.stats.latency.Store(int64(math.Round(st.Latency * 1000)))
+	e.stats.resyncs.Store(st.Resyncs)
+	e.stats.alignments.Store(st.Alignments)
+	e.stats.delay.Store(math.Float64bits(e.rs.Delay()))
+	if st.LockedAt != 0 && e.stats.lockedAt.Load() == 0 {
+		e.stats.lockedAt.Store(st.LockedAt)
 	}
 }
 
@@ -362,7 +609,7 @@ func (e *Engine) measureLatency(t int64) {
 // Stats returns the counters now; safe from any goroutine.
 func (e *Engine) Stats() Stats {
 	rs := e.ring.Stats()
-	return Stats{
+	st := Stats{
 		Interrupts:     e.stats.interrupts.Load(),
 		LostIRQs:       e.stats.lostIRQs.Load(),
 		LostFrames:     e.stats.lostFrames.Load(),
@@ -375,9 +622,26 @@ func (e *Engine) Stats() Stats {
 		Capacity:       e.ring.Capacity(),
 		Latency:        float64(e.stats.latency.Load()) / 1000,
 		WorstStall:     float64(e.stats.worstStall.Load()) / 1e9,
+		WorstStallAt:   float64(e.stats.worstStallAt.Load()-e.stats.startedAt.Load()) / 1e9,
 		Running:        e.ring.Running(),
 		DeviceReturns:  e.stats.gone.Load(),
 	}
+	if e.ctl == nil {
+		return st
+	}
+	st.Resample = true
+	st.Lock = drift.State(e.stats.lock.Load()).String()
+	st.RatioPPM = math.Float64frombits(e.stats.ratioPPM.Load())
+	st.DevicePPM = math.Float64frombits(e.stats.devicePPM.Load())
+	st.GraphPPM = math.Float64frombits(e.stats.graphPPM.Load())
+	st.Error = math.Float64frombits(e.stats.errorFrames.Load())
+	st.Resyncs = e.stats.resyncs.Load()
+	st.Alignments = e.stats.alignments.Load()
+	st.Delay = math.Float64frombits(e.stats.delay.Load())
+	if at := e.stats.lockedAt.Load(); at != 0 {
+		st.LockedAt = float64(at-e.stats.startedAt.Load()) / 1e9
+	}
+	return st
 }
 
 func nowNs() int64 {

@@ -60,7 +60,9 @@ type proc struct {
 func startSgbridge(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(sgbridgeBin(t), args...), done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), env...)
+	// A private runtime dir per process: the status socket is named after
+	// --name, and tests in other packages run bridges at the same time.
+	p.cmd.Env = append(append(os.Environ(), "XDG_RUNTIME_DIR="+t.TempDir()), env...)
 	pr, pw, _ := os.Pipe()
 	p.cmd.Stderr = pw
 	if err := p.cmd.Start(); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"math/bits"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -19,7 +21,9 @@ import (
 	"github.com/sgbridge/sgbridge/bridge/jack"
 	"github.com/sgbridge/sgbridge/device"
 	"github.com/sgbridge/sgbridge/device/sim"
+	"github.com/sgbridge/sgbridge/internal/rt"
 	"github.com/sgbridge/sgbridge/internal/status"
+	"github.com/sgbridge/sgbridge/resample"
 )
 
 // runOptions are the flags of `sgbridge run`.
@@ -36,6 +40,8 @@ type runOptions struct {
 	format     string
 	latency    int
 	noResample bool
+	quality    string
+	rtPrio     int
 	status     time.Duration
 	logLevel   string
 
@@ -48,6 +54,7 @@ type runOptions struct {
 	// resolved by validate
 	sample  device.SampleFormat
 	signal  sim.Signal
+	preset  resample.Quality
 	graphHz int // the graph's rate once the sink is open
 }
 
@@ -77,8 +84,10 @@ as capture ports NAME:capture_1..N, and moves audio until SIGINT or SIGTERM.`,
 	f.IntVar(&o.period, "period", 256, "frames per SG buffer (one interrupt each)")
 	f.IntVar(&o.buffers, "buffers", 8, "SG buffers in the device ring")
 	f.StringVar(&o.format, "format", "S32_LE", "native sample format: S16_LE, S24_3LE, S24_LE, S32_LE, FLOAT_LE")
-	f.IntVar(&o.latency, "latency", 0, "frames of queue margin beyond one device and one graph period (0: 64)")
-	f.BoolVar(&o.noResample, "no-resample", false, "pass samples through bit-exact; device and graph rates must match (the only mode of this build)")
+	f.IntVar(&o.latency, "latency", 0, "frames added to the latency target (device period + graph period + resampler delay + margin)")
+	f.BoolVar(&o.noResample, "no-resample", false, "pass samples through bit-exact, no drift control; device and graph rates must match")
+	f.StringVar(&o.quality, "quality", "default", "resampler preset: fast, default or best")
+	f.IntVar(&o.rtPrio, "rt-priority", rt.DefaultPriority, "SCHED_FIFO priority of the interrupt loop, 1..99; 0 keeps normal priority")
 	f.DurationVar(&o.status, "status-every", 0, "print a status line this often (e.g. 1s; 0: never)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.Float64Var(&o.simPPM, "sim-ppm", 0, "simulator: device clock offset in ppm")
@@ -96,6 +105,9 @@ func (o *runOptions) validate() error {
 	if o.sample, err = device.ParseSampleFormat(o.format); err != nil {
 		return usageError("--format: %v", err)
 	}
+	if o.preset, err = resample.ParseQuality(o.quality); err != nil {
+		return usageError("--quality: %v", err)
+	}
 	if o.signal, err = sim.ParseSignal(o.simSignal); err != nil {
 		return usageError("--sim-signal: %v", err)
 	}
@@ -108,8 +120,11 @@ func (o *runOptions) validate() error {
 	if o.buffers < device.MinBuffers || o.buffers > device.MaxBuffers {
 		return usageError("--buffers %d: want %d..%d", o.buffers, device.MinBuffers, device.MaxBuffers)
 	}
+	if o.rtPrio < 0 || o.rtPrio > 99 {
+		return usageError("--rt-priority %d: want 0 (off) or 1..99", o.rtPrio)
+	}
 	if o.latency < 0 {
-		return usageError("--latency %d: a margin cannot be negative", o.latency)
+		return usageError("--latency %d: frames can only be added to the target", o.latency)
 	}
 	if o.name == "" || strings.ContainsAny(o.name, ":") {
 		return usageError("--name %q: want a non-empty name without ':'", o.name)
@@ -176,6 +191,12 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 func (o *runOptions) run(ctx context.Context, stderr io.Writer) error {
+	if os.Getenv("GOMAXPROCS") == "" {
+		// The interrupt loop needs a P the moment its sleep ends. Spare Ps
+		// cost nothing in a process this idle, and with them a P held by a
+		// preempted thread of ours never delays the loop.
+		runtime.GOMAXPROCS(max(runtime.NumCPU(), 8))
+	}
 	level, err := parseLevel(o.logLevel)
 	if err != nil {
 		return err
@@ -203,7 +224,11 @@ func (o *runOptions) run(ctx context.Context, stderr io.Writer) error {
 	}
 	defer dev.Close()
 
-	eng, err := bridge.New(bridge.Config{Device: dev, Sink: jackSink{client}, Margin: o.latency, Log: log})
+	eng, err := bridge.New(bridge.Config{
+		Device: dev, Sink: jackSink{client}, Log: log,
+		Resample: !o.noResample, Quality: o.preset, Margin: bridge.DefaultMargin + o.latency,
+		Priority: cmp.Or(o.rtPrio, -1),
+	})
 	if err != nil {
 		return err
 	}
@@ -219,7 +244,7 @@ func (o *runOptions) run(ctx context.Context, stderr io.Writer) error {
 		return &statusDoc{
 			Name: client.Name(), Device: spec.String(), Sink: "jack", Rate: dev.Format().Rate,
 			Channels: o.channels, DevicePeriod: o.period, GraphPeriod: client.Period(),
-			Resample: false, Uptime: time.Since(started).Seconds(), Stats: eng.Stats(),
+			Uptime: time.Since(started).Seconds(), Stats: eng.Stats(),
 		}
 	})
 	if err != nil {

@@ -23,7 +23,6 @@ type statusDoc struct {
 	Channels     int     `json:"channels"`
 	DevicePeriod int     `json:"device_period"`
 	GraphPeriod  int     `json:"graph_period"`
-	Resample     bool    `json:"resample"`
 	Uptime       float64 `json:"uptime_s"`
 	bridge.Stats
 }
@@ -87,11 +86,20 @@ func printStatus(w io.Writer, d *statusDoc) {
 	}
 	mode := "bit-exact pass-through"
 	if d.Resample {
-		mode = "resampling"
+		mode = fmt.Sprintf("drift control %s", d.Lock)
 	}
 	fmt.Fprintf(w, "%s: %s -> %s, %d Hz, %d ch, periods %d/%d, %s, %s, up %s\n",
 		d.Name, d.Device, d.Sink, d.Rate, d.Channels, d.DevicePeriod, d.GraphPeriod, mode, state,
 		(time.Duration(d.Uptime) * time.Second).String())
+	if d.Resample {
+		fmt.Fprintf(w, "  ratio      %+.3f ppm (device %+.3f ppm, graph %+.3f ppm vs CLOCK_MONOTONIC), error %+.2f frames\n",
+			d.RatioPPM, d.DevicePPM, d.GraphPPM, d.Error)
+		lock := "not yet"
+		if d.LockedAt > 0 {
+			lock = fmt.Sprintf("after %.1f s", d.LockedAt)
+		}
+		fmt.Fprintf(w, "  lock       %s, %d alignments, %d resyncs, resampler delay %.1f frames\n", lock, d.Alignments, d.Resyncs, d.Delay)
+	}
 	fmt.Fprintf(w, "  queue      %d frames (start fill %d, capacity %d)\n", d.Fill, d.Target, d.Capacity)
 	if d.Latency != 0 {
 		fmt.Fprintf(w, "  latency    %.1f frames (%.2f ms)\n", d.Latency, d.Latency/float64(d.Rate)*1e3)
@@ -99,14 +107,15 @@ func printStatus(w io.Writer, d *statusDoc) {
 		fmt.Fprintf(w, "  latency    not measured yet\n")
 	}
 	fmt.Fprintf(w, "  underruns  %d (%d frames)   xruns %d   overflows %d frames\n", d.UnderrunEvents, d.UnderrunFrames, d.Xruns, d.Overflows)
-	fmt.Fprintf(w, "  device     %d interrupts, %d lost, %d frames lost, returned %d times, worst stall %.2f ms\n",
-		d.Interrupts, d.LostIRQs, d.LostFrames, d.DeviceReturns, d.WorstStall*1e3)
+	fmt.Fprintf(w, "  device     %d interrupts, %d lost, %d frames lost, returned %d times, worst stall %.2f ms (%.1f s after start)\n",
+		d.Interrupts, d.LostIRQs, d.LostFrames, d.DeviceReturns, d.WorstStall*1e3, d.WorstStallAt)
 }
 
-// watchStatus redraws in place with a sparkline of the queue fill.
+// watchStatus redraws in place with sparklines of the ratio and the
+// queue fill over the last minute or so.
 func watchStatus(w io.Writer, path string, every time.Duration, asJSON bool) error {
 	const histLen = 60
-	var fill []float64
+	var fill, ppm []float64
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -118,12 +127,13 @@ func watchStatus(w io.Writer, path string, every time.Duration, asJSON bool) err
 			b, _ := json.Marshal(&d)
 			fmt.Fprintf(w, "%s\n", b)
 		} else {
-			fill = append(fill, float64(d.Fill))
-			if len(fill) > histLen {
-				fill = fill[1:]
-			}
+			fill = appendHist(fill, float64(d.Fill), histLen)
+			ppm = appendHist(ppm, d.RatioPPM, histLen)
 			fmt.Fprint(w, "\x1b[H\x1b[2J")
 			printStatus(w, &d)
+			if d.Resample {
+				fmt.Fprintf(w, "  ppm        %s\n", sparkline(ppm))
+			}
 			fmt.Fprintf(w, "  fill       %s\n", sparkline(fill))
 		}
 		if f, ok := w.(*os.File); ok {
@@ -131,6 +141,14 @@ func watchStatus(w io.Writer, path string, every time.Duration, asJSON bool) err
 		}
 		<-tick.C
 	}
+}
+
+func appendHist(h []float64, v float64, n int) []float64 {
+	h = append(h, v)
+	if len(h) > n {
+		h = h[1:]
+	}
+	return h
 }
 
 // sparkline draws v scaled between its min and max.
