@@ -18,9 +18,11 @@ import "math"
 // tracking filter whose bandwidth follows the measured timestamp jitter:
 // the more jitter, the longer it averages.
 //
-// Timestamps that land far outside the predicted spread (a stalled reader
-// timestamping interrupts late) are not used; a run of them means the
-// clock really moved, and the filter starts over.
+// Innovations are clipped to a few predicted standard deviations, so a
+// timestamp far outside the spread (a stalled reader timestamping an
+// interrupt late) counts no more than a plausible one: the filter never
+// rejects and never restarts, unless a long one-signed run says the clock
+// really moved.
 type clock struct {
 	nominal float64 // frames per nominal second
 	base    int64   // ns; tau is relative to it
@@ -28,33 +30,39 @@ type clock struct {
 	tau     float64 // s
 	p       float64 // s per nominal s
 	a       float64 // 1/s
-	P       [3][3]float64
-	q       float64 // jerk noise density, 1/s³
-	a0      float64 // prior std of a, 1/s
-	r       float64 // measurement noise variance, s²
+	j       float64 // 1/s², the drift's own rate of change
+	P       [order][order]float64
+	q       float64        // snap noise density: jerk random walk, 1/s⁵
+	prior   [order]float64 // prior std of each state
+	r       float64        // measurement noise variance, s²
 	rMin    float64
 	innov   float64 // running mean of squared innovations, s²
 	n       int     // measurements used
-	reject  int     // consecutive rejected measurements
-	rejects uint64  // all rejected measurements
-	resets  uint64  // starts over after a run of rejections
+	reject  int     // run of clipped innovations: > 0 late, < 0 early
+	rejects uint64  // all clipped innovations
+	resets  uint64  // starts over after a run of clipped innovations
 }
 
+// order is the number of states: time, rate, drift, jerk.
+const order = 4
+
 const (
-	clockPriorRate = 0.05  // prior std of p: the ratio clamp's range
-	rejectSigma    = 6     // innovations beyond this many sigmas are outliers
-	rejectRun      = 64    // this many outliers in a row restart the filter
-	innovWindow    = 1024  // measurements in the running jitter estimate
-	innovStart     = 32    // measurements before the jitter is estimated
-	innovClip      = 9     // squared-sigma clip on one innovation's weight
-	rebaseSeconds  = 1e-3  // keep tau within this of base
-	nsPerSecond    = 1e9   //
-	secondsPerNs   = 1e-9  //
-	minRejectFloor = 50e-6 // never call an innovation below 50 µs an outlier
+	clockPriorRate = 0.05 // prior std of p: the ratio clamp's range
+	clipSigma      = 4    // innovations are clipped to this many sigmas
+	clipRun        = 256  // this many clipped the same way in a row restart the filter
+	innovWindow    = 1024 // measurements in the running jitter estimate
+	innovStart     = 32   // measurements before the jitter is estimated
+	rebaseSeconds  = 1e-3 // keep tau within this of base
+	nsPerSecond    = 1e9  //
+	secondsPerNs   = 1e-9 //
 )
 
-func (c *clock) init(nominal, q, a0, jitter, rMin float64) {
-	*c = clock{nominal: nominal, q: q, a0: a0, r: jitter * jitter, rMin: rMin}
+// init sets the filter up: q is the snap noise density, a0 and j0 the
+// prior std of the drift and of the jerk, jitter the first guess of the
+// timestamp noise (s RMS), rMin the least noise variance it will assume.
+func (c *clock) init(nominal, q, a0, j0, jitter, rMin float64) {
+	*c = clock{nominal: nominal, q: q, r: jitter * jitter, rMin: rMin}
+	c.prior = [order]float64{jitter, clockPriorRate, a0, j0}
 }
 
 // restart forgets the state but keeps the configuration, counters and the
@@ -73,8 +81,11 @@ func (c *clock) valid() bool { return c.n >= 2 }
 func (c *clock) update(t int64, f uint64) bool {
 	if c.n == 0 {
 		c.base, c.frames = t, f
-		c.tau, c.p, c.a = 0, 1, 0
-		c.P = [3][3]float64{{c.r, 0, 0}, {0, clockPriorRate * clockPriorRate, 0}, {0, 0, c.a0 * c.a0}}
+		c.tau, c.p, c.a, c.j = 0, 1, 0, 0
+		c.P = [order][order]float64{}
+		for i, s := range c.prior {
+			c.P[i][i] = s * s
+		}
 		c.n = 1
 		return true
 	}
@@ -83,76 +94,106 @@ func (c *clock) update(t int64, f uint64) bool {
 		return c.update(t, f)
 	}
 	du := float64(f-c.frames) / c.nominal
-	// Predict: F = [[1 du du²/2] [0 1 du] [0 0 1]], P = F P Fᵀ + Q.
-	tau := c.tau + c.p*du + 0.5*c.a*du*du
-	p := c.p + c.a*du
-	P := c.P
-	if du > 0 {
-		h := 0.5 * du * du
-		var FP [3][3]float64
-		for j := 0; j < 3; j++ {
-			FP[0][j] = P[0][j] + du*P[1][j] + h*P[2][j]
-			FP[1][j] = P[1][j] + du*P[2][j]
-			FP[2][j] = P[2][j]
+	// Predict over du: x' = F x with F[i][k] = du^(k-i)/(k-i)! (a Taylor
+	// step), P = F P Fᵀ + Q, Q the integrated white snap noise.
+	var F [order][order]float64
+	for i := 0; i < order; i++ {
+		v := 1.0
+		for k := i; k < order; k++ {
+			F[i][k] = v
+			v *= du / float64(k-i+1)
 		}
-		for i := 0; i < 3; i++ {
-			P[i][0] = FP[i][0] + du*FP[i][1] + h*FP[i][2]
-			P[i][1] = FP[i][1] + du*FP[i][2]
-			P[i][2] = FP[i][2]
-		}
-		d2, d3 := du*du, du*du*du
-		q := c.q
-		P[0][0] += q * d3 * d2 / 20
-		P[0][1] += q * d2 * d2 / 8
-		P[0][2] += q * d3 / 6
-		P[1][1] += q * d3 / 3
-		P[1][2] += q * d2 / 2
-		P[2][2] += q * du
-		P[1][0], P[2][0], P[2][1] = P[0][1], P[0][2], P[1][2]
 	}
+	x := [order]float64{c.tau, c.p, c.a, c.j}
+	var xp [order]float64
+	for i := 0; i < order; i++ {
+		for k := i; k < order; k++ {
+			xp[i] += F[i][k] * x[k]
+		}
+	}
+	var pw [2 * order]float64 // du^m
+	pw[0] = 1
+	for m := 1; m < len(pw); m++ {
+		pw[m] = pw[m-1] * du
+	}
+	fact := [order]float64{1, 1, 2, 6}
+	var FP, P [order][order]float64
+	for i := 0; i < order; i++ {
+		for j := 0; j < order; j++ {
+			for k := i; k < order; k++ {
+				FP[i][j] += F[i][k] * c.P[k][j]
+			}
+		}
+	}
+	for i := 0; i < order; i++ {
+		for j := 0; j < order; j++ {
+			for k := j; k < order; k++ {
+				P[i][j] += FP[i][k] * F[j][k]
+			}
+			// Q[i][j] = q du^m / ((n-1-i)! (n-1-j)! m), m = 2n-1-i-j.
+			m := 2*order - 1 - i - j
+			P[i][j] += c.q * pw[m] / (fact[order-1-i] * fact[order-1-j] * float64(m))
+		}
+	}
+	tau := xp[0]
 	z := float64(t-c.base) * secondsPerNs
 	y := z - tau
 	S := P[0][0] + c.r
-	if c.n > 8 && y*y > rejectSigma*rejectSigma*S && math.Abs(y) > minRejectFloor {
-		c.rejects++
-		c.reject++
-		if c.reject >= rejectRun {
-			c.restart()
-			return c.update(t, f)
+	// Robust update: an innovation beyond clipSigma standard deviations
+	// (a loop that woke late after a stall, a preempted timestamp) is
+	// used at that bound, with its sign. One bad timestamp then moves the
+	// state no more than a plausible one would, nothing is thrown away and
+	// the filter never starts over on its own. Only a long one-signed run
+	// of clipped innovations means the clock itself moved (a new stream
+	// whose count did not go back): then it measures afresh.
+	if c.n > 8 {
+		if lim := clipSigma * math.Sqrt(S); math.Abs(y) > lim {
+			c.rejects++
+			if y > 0 {
+				c.reject = max(c.reject, 0) + 1
+			} else {
+				c.reject = min(c.reject, 0) - 1
+			}
+			if c.reject >= clipRun || -c.reject >= clipRun {
+				c.restart()
+				return c.update(t, f)
+			}
+			y = math.Copysign(lim, y)
+		} else {
+			c.reject = 0
 		}
-		// Keep the prediction so that later frames line up; the
-		// measurement itself is not trusted.
-		c.frames, c.tau, c.p, c.P = f, tau, p, P
-		return false
 	}
-	c.reject = 0
-	// Measurement noise: E[y²] = P00 + r, so average y² - P00 (clipped so
-	// one late timestamp cannot inflate it). Only once the state explains
-	// little of y²: early on P00 dwarfs r and the difference is noise, so
-	// the configured guess holds until then.
+	// Measurement noise: E[y²] = P00 + r, so average y² - P00 (y is
+	// clipped already, so one late timestamp cannot inflate it). Only once
+	// the state explains little of y²: early on P00 dwarfs r and the
+	// difference is noise, so the configured guess holds until then.
 	if c.n == innovStart {
 		c.innov = c.r
 	}
 	if c.n >= innovStart {
 		w := 1 / float64(min(c.n-innovStart+1, innovWindow))
-		y2 := math.Min(y*y, innovClip*S) - P[0][0]
-		c.innov += w * (y2 - c.innov)
+		c.innov += w * (y*y - P[0][0] - c.innov)
 		c.r = math.Max(c.rMin, c.innov)
 		S = P[0][0] + c.r
 	}
-	k0, k1, k2 := P[0][0]/S, P[1][0]/S, P[2][0]/S
-	c.tau = tau + k0*y
-	c.p = p + k1*y
-	c.a = c.a + k2*y
-	r0 := [3]float64{P[0][0], P[0][1], P[0][2]}
-	k := [3]float64{k0, k1, k2}
-	for i := 0; i < 3; i++ {
-		for j := 0; j < 3; j++ {
+	var k [order]float64
+	for i := range k {
+		k[i] = P[i][0] / S
+		xp[i] += k[i] * y
+	}
+	c.tau, c.p, c.a, c.j = xp[0], xp[1], xp[2], xp[3]
+	r0 := P[0]
+	for i := 0; i < order; i++ {
+		for j := 0; j < order; j++ {
 			P[i][j] -= k[i] * r0[j]
 		}
 	}
 	// Symmetrise against rounding.
-	P[1][0], P[2][0], P[2][1] = P[0][1], P[0][2], P[1][2]
+	for i := 0; i < order; i++ {
+		for j := 0; j < i; j++ {
+			P[i][j] = P[j][i]
+		}
+	}
 	c.P = P
 	c.frames = f
 	c.n++
@@ -175,7 +216,7 @@ func (c *clock) position(t int64) float64 {
 // f is or was reached.
 func (c *clock) timeOf(f float64) float64 {
 	du := (f - float64(c.frames)) / c.nominal
-	return (c.tau + c.p*du + 0.5*c.a*du*du) * nsPerSecond
+	return (c.tau + c.p*du + c.a*du*du/2 + c.j*du*du*du/6) * nsPerSecond
 }
 
 // rateStd is the standard deviation of p, i.e. of the fractional rate.

@@ -40,27 +40,53 @@
 // # The loop
 //
 // Ratio = smooth(r_ff · (1 - c)), where r_ff is the feed-forward from the
-// clock filters and c the phase loop's correction: two one-pole smoothers
-// at 8× the loop frequency, then PI with ζ = 1 at Config.Bandwidth
-// (default 0.005 Hz). The plant is an integrator: a ratio off by ε moves
-// the queue ε·GraphRate frames a second. smooth is two one-pole filters
-// of 0.25 s with the ramp lag put back, so the clock filters' small
-// per-interrupt updates never reach the resampler as steps (wow).
+// clock filters and c the phase loop's correction. While acquiring c = 0
+// and the phase is held by whole-frame alignments; once locked c comes
+// from PI with ζ = 1 at Config.Bandwidth (default 0.002 Hz) behind two
+// one-pole smoothers at 8× that frequency, started from zero so the ratio
+// never steps. The plant is an integrator: a ratio off by ε moves the
+// queue ε·GraphRate frames a second. The loop only trims what the
+// feed-forward misses, so it can be this narrow; every Hz of it lets the
+// device phase estimate's noise into the ratio (2ω·σ_e/GraphRate).
+// smooth is two one-pole filters of 0.25 s with the ramp lag put back,
+// so the clock filters' small per-interrupt updates never reach the
+// resampler as steps (wow): period-to-period steps stay near 2e-4 ppm RMS
+// and the ratio moves < 0.03 ppm within any 100 ms at 20 µs jitter.
 //
-// Each clock filter is a three-state Kalman filter (time, rate, drift)
-// over (timestamp, frame count): from a wide prior it is a least-squares
-// fit over everything seen (the fastest unbiased lock: σ·sqrt(12/n)/T);
-// then the process noise (Config.DriftRate) bounds its memory and its
-// bandwidth follows the timestamp jitter it measures. Timestamps far
-// outside the predicted spread (a stalled loop waking late) are not used.
+// Each clock filter is a four-state Kalman filter (time, rate, drift,
+// jerk) over (timestamp, frame count), driven by white snap noise whose
+// density follows Config.DriftRate. From a wide prior on the rate (tight
+// ones on drift and jerk) it behaves as a least-squares line over
+// everything seen, the fastest unbiased lock: the rate's standard error
+// after T seconds of n interrupts with jitter σ is σ·sqrt(12/n)/T, 0.45
+// ppm at 5 s for 20 µs and 187.5 interrupts/s (so 1 ppm at 5 s is a
+// two-sigma bound), 23 ppm at 1 ms. Then the process noise bounds its
+// memory: carrying drift and jerk lets it follow 5 ppm/min ramps that
+// turn smoothly while averaging ~30 s (rate error ~0.08 ppm RMS at 20 µs;
+// a three-state filter must choose between lagging the turns and
+// averaging less, ~0.12 at best). The measurement noise is measured from
+// the innovations, so the bandwidth narrows as the jitter grows. At 1 ms
+// the same filters reach ~0.7-0.9 ppm RMS of rate noise and ~1.3 samples
+// RMS of delay noise (the device phase known to ~15 µs): physics, for a
+// clock allowed to drift 5 ppm/min; a smaller DriftRate averages longer.
+//
+// Innovations are clipped at four predicted standard deviations rather
+// than rejected: a loop that wakes 100 ms late after a stall moves the
+// state no more than a plausible timestamp would, and the filter never
+// restarts (only a run of 256 clipped innovations of one sign, a clock
+// that really jumped, makes it measure afresh).
 //
 // # Steps
 //
 // The first update with a sink cycle aligns the queue to the target at
 // once (Output.Correction). While acquiring, an error of a frame or more
 // that is well outside the estimate's uncertainty is stepped away too.
+// Acquiring ends (Locked) when the ratio's standard error is below
+// Config.LockPPM or has stopped shrinking (high jitter).
 // Past Config.ResyncBound (default: half a graph period, so one skipped
-// sink cycle trips it) a resync steps it away and is counted. After every
+// sink cycle trips it) a resync steps it away and is counted; so does any
+// error of a frame or more right after the sink read less than a cycle
+// (an underrun), since the queue moved in one step then. After every
 // step the loop waits until the reader has passed the frames written
 // before it. Lost interrupts (count jumps) and skipped sink cycles (graph
 // counter ahead of the read position) are counted in Stats.

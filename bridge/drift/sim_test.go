@@ -1,6 +1,7 @@
 package drift_test
 
 import (
+	"fmt"
 	"math"
 	"math/bits"
 	"math/rand/v2"
@@ -51,6 +52,8 @@ type simConfig struct {
 	bandwidth      float64 // 0: controller default
 	driftRate      float64 // 0: controller default
 	keepRatioTrace bool
+	traceFrom      float64 // s: print every update in [traceFrom, traceTo)
+	traceTo        float64
 	debug          func(t float64, out drift.Output, st drift.Stats)
 }
 
@@ -75,6 +78,11 @@ type simResult struct {
 	lockedState float64   // s: time the controller said Locked
 	ffStepMax   float64   // ppm, largest update-to-update feed-forward change after settle
 	ffRMS       float64   // ppm RMS of feed-forward error after settle
+	win100Max   float64   // ppm, largest ratio change within any 100 ms after settle
+	ratioMaxAt  float64   // s, when ratioMax happened
+	delayMaxAt  float64   // s, when delayMax happened
+	devRMS      float64   // ppm RMS of the device clock filter's rate error after settle
+	snkRMS      float64   // ppm RMS of the sink clock filter's rate error after settle
 }
 
 type simDevice struct {
@@ -284,6 +292,8 @@ func runSim(sc simConfig) (simResult, error) {
 		lastCount uint64
 		lastFF    = math.NaN()
 		sumFF2    float64
+		sumDev2   float64
+		sumSnk2   float64
 		sinkJ     uint64 // sink cycles so far
 		cycles    uint64
 		started   bool
@@ -293,6 +303,9 @@ func runSim(sc simConfig) (simResult, error) {
 		sumDelay2                     float64
 		lastBad                       = 0.0
 		nextTrace                     = 1.0
+		winT                          [64]float64 // recent update times and ratios
+		winR                          [64]float64
+		winN                          int
 	)
 	sinkT := t0 + 0.0007 // ideal start of cycle 0
 	sinkWake := sinkT
@@ -308,6 +321,10 @@ func runSim(sc simConfig) (simResult, error) {
 				Consumed: In, Written: W, Delay: float64(In) - xNext,
 			})
 			res.updates++
+			if sc.traceFrom > 0 && wake-t0 >= sc.traceFrom && wake-t0 < sc.traceTo {
+				st := ctl.Stats()
+				fmt.Printf("t=%.4f dcount=%d err=%.3f corr=%d state=%v ratioPPM=%.3f late=%d lost=%d fill=%d\n", wake-t0, (count-lastCount)/uint64(sc.devPeriod), out.Error, out.Correction, out.State, (out.Ratio*dev.rateAt(wake)/sinkRate-1)*1e6, st.LateIRQs, st.LostIRQs, W-R)
+			}
 			if sc.debug != nil && out.Correction != 0 {
 				sc.debug(wake-t0, out, ctl.Stats())
 			}
@@ -346,14 +363,30 @@ func runSim(sc simConfig) (simResult, error) {
 			if t >= sc.settle {
 				nRatio++
 				sumRatio2 += e * e
-				res.ratioMax = math.Max(res.ratioMax, math.Abs(e))
+				if math.Abs(e) > res.ratioMax {
+					res.ratioMax, res.ratioMaxAt = math.Abs(e), t
+				}
 				ff := drift.FeedForward(ctl)
 				fe := (ff/truth - 1) * 1e6
 				sumFF2 += fe * fe
+				dp, sp := drift.ClockPPM(ctl)
+				de, se := dp-dev.ppm(wake), sp-sc.sinkPPM
+				sumDev2 += de * de
+				sumSnk2 += se * se
 				if !math.IsNaN(lastFF) {
 					res.ffStepMax = math.Max(res.ffStepMax, math.Abs(ff-lastFF)*1e6)
 				}
 				lastFF = ff
+				// Largest change against any ratio of the last 100 ms.
+				for k := 1; k <= len(winT) && k <= winN; k++ {
+					j := (winN - k) % len(winT)
+					if t-winT[j] > 0.1 {
+						break
+					}
+					res.win100Max = math.Max(res.win100Max, math.Abs(r-winR[j])*1e6)
+				}
+				winT[winN%len(winT)], winR[winN%len(winT)] = t, r
+				winN++
 				if !math.IsNaN(lastR) {
 					// Per device period: after a stall or a lost
 					// interrupt one update spans several.
@@ -399,7 +432,9 @@ func runSim(sc simConfig) (simResult, error) {
 			nDelay++
 			sumDelay += d
 			sumDelay2 += d * d
-			res.delayMax = math.Max(res.delayMax, math.Abs(d))
+			if math.Abs(d) > res.delayMax {
+				res.delayMax, res.delayMaxAt = math.Abs(d), sinkWake-t0
+			}
 		}
 		cycles++
 		snap = drift.Sink{
@@ -426,6 +461,8 @@ func runSim(sc simConfig) (simResult, error) {
 	if nRatio > 0 {
 		res.ratioRMS = math.Sqrt(sumRatio2 / nRatio)
 		res.ffRMS = math.Sqrt(sumFF2 / nRatio)
+		res.devRMS = math.Sqrt(sumDev2 / nRatio)
+		res.snkRMS = math.Sqrt(sumSnk2 / nRatio)
 	}
 	if nStep > 0 {
 		res.stepRMS = math.Sqrt(sumStep2 / nStep)
