@@ -400,24 +400,23 @@ out:
 	return res;
 }
 
-/* sgb_pw_set_latency reports frames of capture latency: as the output
- * port's Latency (what downstream nodes add up) and as the node's
- * ProcessLatency. */
+/* sgb_pw_set_latency reports frames of capture latency as the output's
+ * Latency param, which PipeWire adds up along the links downstream (what
+ * pw-jack clients read as capture latency). The adapter of 0.3.65 does not
+ * pass a stream's ProcessLatency on, so Latency is the one that counts. */
 int sgb_pw_set_latency(struct sgb_pw *p, uint32_t frames)
 {
-	uint8_t buffer[1024];
+	uint8_t buffer[512];
 	struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buffer, sizeof(buffer));
 	struct spa_latency_info lat = SPA_LATENCY_INFO(SPA_DIRECTION_OUTPUT,
 		.min_rate = frames, .max_rate = frames);
-	struct spa_process_latency_info proc = { .rate = (int32_t)frames };
-	const struct spa_pod *params[2];
+	const struct spa_pod *params[1];
 	int res = -ENOTCONN;
 
 	params[0] = spa_latency_build(&b, SPA_PARAM_Latency, &lat);
-	params[1] = spa_process_latency_build(&b, SPA_PARAM_ProcessLatency, &proc);
 	pw_thread_loop_lock(p->loop);
 	if (p->stream != NULL)
-		res = pw_stream_update_params(p->stream, params, 2);
+		res = pw_stream_update_params(p->stream, params, 1);
 	pw_thread_loop_unlock(p->loop);
 	return res;
 }

@@ -14,6 +14,7 @@ static void store_int(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE);
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -121,6 +122,9 @@ type Sink struct {
 	quit   chan struct{}
 	done   chan struct{}
 	wg     sync.WaitGroup
+
+	life  sync.RWMutex // held for reading while p is used outside mu; Close frees p under it
+	final Stats        // the counters at Close
 
 	mu         sync.Mutex // serialises the control calls into C
 	ring       *ring.Ring
@@ -269,6 +273,11 @@ func (s *Sink) Rate() int { return s.rate }
 // Period is the graph's quantum: the one seen in the last cycle once the
 // stream runs, the settings' before.
 func (s *Sink) Period() int {
+	s.life.RLock()
+	defer s.life.RUnlock()
+	if s.p == nil {
+		return s.final.Quantum
+	}
 	if q := int(C.load_u32(&s.p.quantum)); q > 0 {
 		return q
 	}
@@ -377,14 +386,21 @@ func (s *Sink) SetLatency(frames int) {
 }
 
 // Xruns counts cycles in which PipeWire had no buffer for the node.
-func (s *Sink) Xruns() uint64 { return uint64(C.load_u64(&s.p.no_buffer)) }
+func (s *Sink) Xruns() uint64 {
+	s.life.RLock()
+	defer s.life.RUnlock()
+	if s.p == nil {
+		return s.final.NoBuffer
+	}
+	return uint64(C.load_u64(&s.p.no_buffer))
+}
 
 // Stats returns the sink's counters and the ring's underruns.
 func (s *Sink) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.p == nil {
-		return Stats{}
+		return s.final
 	}
 	st := Stats{
 		Cycles:     uint64(C.load_u64(&s.p.cycles)),
@@ -425,7 +441,7 @@ func (s *Sink) emit(kind EventKind, msg string, args ...any) {
 		if kind == Disconnected || kind == Failed {
 			lvl = slog.LevelWarn
 		}
-		s.log.Log(nil, lvl, msg, append([]any{"node", s.cfg.Name, "event", kind.String()}, args...)...)
+		s.log.Log(context.Background(), lvl, msg, append([]any{"node", s.cfg.Name, "event", kind.String()}, args...)...)
 	}
 	select {
 	case s.events <- Event{Time: time.Now(), Kind: kind, Msg: msg}:
@@ -614,6 +630,24 @@ func (s *Sink) Close() error {
 		close(s.done)
 	}
 	s.connected = false
+	final := Stats{
+		Cycles:     uint64(C.load_u64(&s.p.cycles)),
+		NoBuffer:   uint64(C.load_u64(&s.p.no_buffer)),
+		Published:  uint64(C.load_u64(&s.p.published)),
+		Reconnects: s.reconnects,
+		Rate:       int(C.load_u32(&s.p.rate)),
+		Quantum:    s.quantum,
+	}
+	if q := int(C.load_u32(&s.p.quantum)); q > 0 {
+		final.Quantum = q
+	}
+	if s.ring != nil { // the ring outlives the sink
+		rs := s.ring.Stats()
+		final.UnderrunEvents, final.UnderrunFrames = rs.UnderrunEvents, rs.UnderrunFrames
+	}
+	s.life.Lock()
 	s.free()
+	s.final = final
+	s.life.Unlock()
 	return nil
 }

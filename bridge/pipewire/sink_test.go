@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -317,7 +316,7 @@ func TestNodeProperties(t *testing.T) {
 		}
 		var ok bool
 		node, ok = pwtest.Node(objs, "sgbt_props")
-		if ok && strings.Contains(fmt.Sprint(node.Info.Params["ProcessLatency"]), fmt.Sprint(latency)) {
+		if ok && latencyParam(node) == fmt.Sprintf("Output %d %d", latency, latency) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -338,7 +337,7 @@ func TestNodeProperties(t *testing.T) {
 		}
 	}
 	t.Logf("pw-dump: id %d props %v", node.ID, node.Info.Props)
-	t.Logf("pw-dump: ProcessLatency %v", node.Info.Params["ProcessLatency"])
+	t.Logf("pw-dump: Latency %v", node.Info.Params["Latency"])
 	t.Logf("pw-dump: EnumFormat %v", node.Info.Params["EnumFormat"])
 }
 
@@ -387,6 +386,18 @@ func TestTimingSnapshots(t *testing.T) {
 		prev = tm
 	}
 	t.Logf("last snapshot: %+v", prev)
+
+	// After Close the counters stay readable and Done says why.
+	if err := b.sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-b.sink.Done()
+	if !errors.Is(b.sink.Err(), pipewire.ErrClosed) {
+		t.Fatalf("Err after Close: %v", b.sink.Err())
+	}
+	if st := b.sink.Stats(); st.Cycles < prev.Cycle || b.sink.Period() != quantum || b.sink.Xruns() != st.NoBuffer {
+		t.Fatalf("after Close: stats %+v period %d", st, b.sink.Period())
+	}
 }
 
 // The daemon is killed and started again: the sink says so once, the
@@ -418,6 +429,9 @@ func TestDaemonRestart(t *testing.T) {
 	}
 	waitEvent(t, b.sink, pipewire.Reconnected, 10*time.Second)
 	waitEvent(t, b.sink, pipewire.Streaming, 10*time.Second)
+	// Until the new stream's first cycle drops the stale queue the ring
+	// is still full.
+	time.Sleep(200 * time.Millisecond)
 	dropped := b.feed.dropped.Load()
 
 	x := record(t, "sgbt_restart", channels, pipewire.DefaultPositions(channels), 3*time.Second)
@@ -472,4 +486,15 @@ func needBinary(t *testing.T, names ...string) {
 	}
 }
 
-var _ = os.Getenv
+// latencyParam is the node's Latency param as "direction minRate maxRate".
+func latencyParam(o pwtest.Object) string {
+	l := o.Info.Params["Latency"]
+	if len(l) != 1 {
+		return ""
+	}
+	m, ok := l[0].(map[string]any)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprint(m["direction"], " ", m["minRate"], " ", m["maxRate"])
+}
