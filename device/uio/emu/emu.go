@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/sgbridge/sgbridge/device/sim"
 	"github.com/sgbridge/sgbridge/device/uio"
+	"github.com/sgbridge/sgbridge/internal/rt"
 )
 
 // Config sets up an emulated grabber.
@@ -46,6 +48,11 @@ type Config struct {
 	// page, as sysfs maps/mapM/offset reports for a device whose registers
 	// are not page aligned. Tests use it to exercise that path.
 	MapOffset int64
+
+	// RTPriority is the SCHED_FIFO priority of the DMA clock's thread (0:
+	// normal): hardware does not wait for the scheduler, and an emulator
+	// that does shows its own jitter as the bridge's.
+	RTPriority int
 
 	Seed uint64
 	Log  *slog.Logger
@@ -426,6 +433,17 @@ func (e *Emulator) interrupt() {
 // everything New created.
 func (e *Emulator) Run(ctx context.Context) error {
 	defer e.Close()
+	if e.cfg.RTPriority > 0 {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		r := rt.Promote(rt.Config{Priority: e.cfg.RTPriority})
+		defer func() {
+			if r.Realtime {
+				rt.Demote()
+			}
+		}()
+		e.log.Info("emu: DMA clock thread", "scheduling", r.String())
+	}
 	rng := rand.New(rand.NewPCG(e.cfg.Seed, 0xe40))
 	stop := func() bool { return ctx.Err() != nil }
 	clock := sim.RealClock{}
