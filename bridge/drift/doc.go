@@ -66,8 +66,8 @@
 // a three-state filter must choose between lagging the turns and
 // averaging less, ~0.12 at best). The measurement noise is measured from
 // the innovations, so the bandwidth narrows as the jitter grows. At 1 ms
-// the same filters reach ~0.7-0.9 ppm RMS of rate noise and ~1.3 samples
-// RMS of delay noise (the device phase known to ~15 µs): physics, for a
+// the same filters reach ~0.7-0.9 ppm RMS of rate noise (1.1-1.2 ppm of
+// ratio error with the loop) and ~1.3 samples RMS of delay noise (the device phase known to ~15 µs): physics, for a
 // clock allowed to drift 5 ppm/min; a smaller DriftRate averages longer.
 //
 // Innovations are clipped at four predicted standard deviations rather
