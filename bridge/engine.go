@@ -375,17 +375,25 @@ func (e *Engine) awaitDevice(cause error) error {
 		defer wg.Done()
 		e.feedSilence(quit)
 	}()
-	err := r.Reopen(e.stopped.Load)
+	var err error
+	for {
+		if err = r.Reopen(e.stopped.Load); err != nil {
+			break
+		}
+		// A device that vanishes again between Reopen and Start is waited
+		// for again, not fatal.
+		if err = e.dev.Start(); err == nil || !errors.Is(err, device.ErrGone) {
+			break
+		}
+		e.log.Warn("device went away again while starting; waiting", "err", err)
+	}
 	close(quit)
 	wg.Wait()
-	if err != nil {
-		if e.stopped.Load() {
-			return nil
-		}
-		return fmt.Errorf("device did not return: %w", err)
+	if e.stopped.Load() {
+		return nil
 	}
-	if err := e.dev.Start(); err != nil {
-		return fmt.Errorf("restart device: %w", err)
+	if err != nil {
+		return fmt.Errorf("device did not return: %w", err)
 	}
 	e.lastCount, e.prevTime, e.latencySet = 0, 0, false
 	if e.ctl != nil {

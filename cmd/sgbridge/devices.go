@@ -10,12 +10,13 @@ import (
 )
 
 func newDevicesCmd() *cobra.Command {
-	return &cobra.Command{
+	o := &runOptions{}
+	cmd := &cobra.Command{
 		Use:   "devices",
 		Short: "List every backend and the capture devices it sees",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg := registry(nil)
+			reg := registry(o)
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "DEVICE\tDESCRIPTION")
 			for _, b := range reg.Backends() {
@@ -38,10 +39,12 @@ func newDevicesCmd() *cobra.Command {
 			return w.Flush()
 		},
 	}
+	o.uio.addFlags(cmd.Flags())
+	return cmd
 }
 
 // registry is every backend this build has; opts carries the flags the
-// backends need to open a device (nil when only listing).
+// backends need to open or list devices.
 func registry(opts *runOptions) *device.Registry {
 	var reg device.Registry
 	reg.Register(device.Backend{
@@ -54,5 +57,6 @@ func registry(opts *runOptions) *device.Registry {
 			return opts.openSim()
 		},
 	})
+	reg.Register(opts.uio.backend(opts))
 	return &reg
 }

@@ -38,7 +38,7 @@ simulator) into the JACK / PipeWire graph as capture ports.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: 2, err: err} })
-	root.AddCommand(newRunCmd(), newDevicesCmd(), newStatusCmd(), newResampleCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newDevicesCmd(), newStatusCmd(), newEmuCmd(), newResampleCmd(), newVersionCmd())
 	return root
 }
 

@@ -19,31 +19,34 @@ import (
 
 	"github.com/sgbridge/sgbridge/bridge"
 	"github.com/sgbridge/sgbridge/bridge/jack"
+	"github.com/sgbridge/sgbridge/bridge/pipewire"
 	"github.com/sgbridge/sgbridge/device"
 	"github.com/sgbridge/sgbridge/device/sim"
-	"github.com/sgbridge/sgbridge/internal/rt"
 	"github.com/sgbridge/sgbridge/internal/status"
 	"github.com/sgbridge/sgbridge/resample"
 )
 
 // runOptions are the flags of `sgbridge run`.
 type runOptions struct {
-	device     string
-	sink       string
-	name       string
-	connect    []string
-	jackServer string
-	channels   int
-	rate       int
-	period     int
-	buffers    int
-	format     string
-	latency    int
-	noResample bool
-	quality    string
-	rtPrio     int
-	status     time.Duration
-	logLevel   string
+	device      string
+	sink        string
+	name        string
+	connect     []string
+	jackServer  string
+	channels    int
+	rate        int
+	period      int
+	buffers     int
+	format      string
+	latency     int
+	noResample  bool
+	quality     string
+	gcStress    float64
+	positions   string
+	description string
+	uio         uioOptions
+	status      time.Duration
+	logLevel    string
 
 	simPPM     float64
 	simJitter  time.Duration
@@ -79,7 +82,7 @@ as capture ports NAME:capture_1..N, and moves audio until SIGINT or SIGTERM.`,
 	f.StringVar(&o.name, "name", "sgbridge", "client name; ports are NAME:capture_1..N")
 	f.StringArrayVar(&o.connect, "connect", nil, "connect capture_i to the i-th input port matching this JACK port name or regex (repeatable)")
 	f.StringVar(&o.jackServer, "jack-server", "", "JACK server name (default: $JACK_DEFAULT_SERVER or \"default\")")
-	f.IntVar(&o.channels, "channels", 2, "channels to capture, 1..64")
+	f.IntVar(&o.channels, "channels", 2, "channels to capture, 1..64 (the simulator; a UIO profile sets its own)")
 	f.IntVar(&o.rate, "rate", 0, "device sample rate in Hz (default: the graph's)")
 	f.IntVar(&o.period, "period", 256, "frames per SG buffer (one interrupt each)")
 	f.IntVar(&o.buffers, "buffers", 8, "SG buffers in the device ring")
@@ -87,11 +90,16 @@ as capture ports NAME:capture_1..N, and moves audio until SIGINT or SIGTERM.`,
 	f.IntVar(&o.latency, "latency", 0, "frames added to the latency target (device period + graph period + resampler delay + margin)")
 	f.BoolVar(&o.noResample, "no-resample", false, "pass samples through bit-exact, no drift control; device and graph rates must match")
 	f.StringVar(&o.quality, "quality", "default", "resampler preset: fast, default or best")
-	f.IntVar(&o.rtPrio, "rt-priority", rt.DefaultPriority, "SCHED_FIFO priority of the interrupt loop, 1..99; 0 keeps normal priority")
+	f.StringVar(&o.positions, "positions", "", "PipeWire: channel positions, e.g. FL,FR or AUX0,AUX1 (default: the usual layout for the channel count)")
+	f.StringVar(&o.description, "description", "", "PipeWire: the node's human name (default: what the device is and --name)")
+	o.uio.addFlags(f)
+	o.uio.addRunFlags(f)
 	f.DurationVar(&o.status, "status-every", 0, "print a status line this often (e.g. 1s; 0: never)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.Float64Var(&o.simPPM, "sim-ppm", 0, "simulator: device clock offset in ppm")
 	f.DurationVar(&o.simJitter, "sim-jitter", 0, "simulator: interrupt jitter, e.g. 200us")
+	f.Float64Var(&o.gcStress, "gc-stress", 0, "testing: allocate this many MB/s inside the process")
+	f.MarkHidden("gc-stress")
 	f.StringVar(&o.simSignal, "sim-signal", "sine", "simulator: sine, counter or silence")
 	f.Float64Var(&o.simFreq, "sim-freq", sim.DefaultFreq, "simulator: sine base frequency in Hz (channel c gets F·(1+c/4))")
 	f.Float64Var(&o.simLoseIRQ, "sim-lose-irq", 0, "simulator: probability that an interrupt is lost")
@@ -120,8 +128,8 @@ func (o *runOptions) validate() error {
 	if o.buffers < device.MinBuffers || o.buffers > device.MaxBuffers {
 		return usageError("--buffers %d: want %d..%d", o.buffers, device.MinBuffers, device.MaxBuffers)
 	}
-	if o.rtPrio < 0 || o.rtPrio > 99 {
-		return usageError("--rt-priority %d: want 0 (off) or 1..99", o.rtPrio)
+	if o.uio.rtPrio < 0 || o.uio.rtPrio > 99 {
+		return usageError("--rt-priority %d: want 0 (off) or 1..99", o.uio.rtPrio)
 	}
 	if o.latency < 0 {
 		return usageError("--latency %d: frames can only be added to the target", o.latency)
@@ -129,16 +137,23 @@ func (o *runOptions) validate() error {
 	if o.name == "" || strings.ContainsAny(o.name, ":") {
 		return usageError("--name %q: want a non-empty name without ':'", o.name)
 	}
-	switch o.sink {
-	case "auto", "jack":
-	case "pipewire":
-		return usageError("--sink pipewire: the native PipeWire sink is not in this build yet; use --sink jack (it works under pipewire-jack)")
-	default:
-		return usageError("--sink %q: want auto, jack or pipewire", o.sink)
+	if _, err := resolveSink(o.sink, func() bool { return false }); err != nil {
+		return err
+	}
+	if o.positions != "" {
+		if _, err := nodePositions(o.positions, o.channels); err != nil && o.device == "sim" {
+			return err
+		}
 	}
 	spec, err := device.ParseSpec(o.device)
 	if err != nil {
 		return usageError("--device: %v", err)
+	}
+	if spec.Backend == "uio" {
+		// A bad profile is reported before any server is contacted.
+		if _, err := o.uio.loadProfile(); err != nil {
+			return usageError("--profile: %v", err)
+		}
 	}
 	if spec.Backend == "sim" {
 		// The simulator models the seed's SG engine, whose buffers are
@@ -211,12 +226,16 @@ func (o *runOptions) run(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 
-	client, err := jack.Open(jack.Config{Name: o.name, Server: o.jackServer})
+	channels, err := o.deviceChannels(spec)
 	if err != nil {
 		return err
 	}
-	defer client.Close()
-	o.graphHz = client.Rate()
+	sink, sinkKind, err := o.openSink(spec, channels, log)
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	o.graphHz = sink.Rate()
 
 	dev, err := reg.Open(spec)
 	if err != nil {
@@ -225,25 +244,26 @@ func (o *runOptions) run(ctx context.Context, stderr io.Writer) error {
 	defer dev.Close()
 
 	eng, err := bridge.New(bridge.Config{
-		Device: dev, Sink: jackSink{client}, Log: log,
+		Device: dev, Sink: sink, Log: log,
 		Resample: !o.noResample, Quality: o.preset, Margin: bridge.DefaultMargin + o.latency,
-		Priority: cmp.Or(o.rtPrio, -1),
+		WaitForDevice: o.uio.wait, Priority: cmp.Or(o.uio.rtPrio, -1),
 	})
 	if err != nil {
 		return err
 	}
-	// The client's C callback reads the engine's ring: the client must be
-	// gone before the ring is unmapped.
+	// The sink's C callback reads the engine's ring: the sink must be gone
+	// before the ring is unmapped.
 	defer func() {
-		client.Close()
+		sink.Close()
 		eng.Close()
 	}()
 
 	started := time.Now()
+	f := dev.Format()
 	srv, err := status.Listen(status.Path(o.name), func() any {
 		return &statusDoc{
-			Name: client.Name(), Device: spec.String(), Sink: "jack", Rate: dev.Format().Rate,
-			Channels: o.channels, DevicePeriod: o.period, GraphPeriod: client.Period(),
+			Name: sink.Name(), Device: spec.String(), Sink: sinkKind, Rate: f.Rate,
+			Channels: f.Channels, DevicePeriod: f.Period, GraphPeriod: sink.Period(),
 			Uptime: time.Since(started).Seconds(), Stats: eng.Stats(),
 		}
 	})
@@ -257,13 +277,24 @@ func (o *runOptions) run(ctx context.Context, stderr io.Writer) error {
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
-
-	if len(o.connect) > 0 {
-		if err := client.Connect(o.connect); err != nil {
-			log.Warn("auto-connect failed", "err", err)
-		}
+	if o.gcStress > 0 {
+		log.Warn("allocating to stress the garbage collector", "MB/s", o.gcStress)
+		go gcStress(ctx, o.gcStress)
 	}
-	log.Info("capture ports ready", "client", client.Name(), "ports", fmt.Sprintf("%s:capture_1..%d", client.Name(), o.channels))
+
+	if c, ok := sink.(jackSink); ok {
+		if len(o.connect) > 0 {
+			if err := c.Connect(o.connect); err != nil {
+				log.Warn("auto-connect failed", "err", err)
+			}
+		}
+		log.Info("capture ports ready", "sink", "jack", "ports", fmt.Sprintf("%s:capture_1..%d", c.Name(), f.Channels))
+	} else {
+		if len(o.connect) > 0 {
+			log.Warn("--connect is for JACK; route the PipeWire node with a patchbay, pw-link or WirePlumber rules")
+		}
+		log.Info("source node ready", "sink", "pipewire", "node", sink.Name(), "channels", f.Channels)
+	}
 
 	var tick <-chan time.Time
 	if o.status > 0 {
@@ -275,13 +306,19 @@ func (o *runOptions) run(ctx context.Context, stderr io.Writer) error {
 		select {
 		case err := <-done:
 			s := eng.Stats()
-			log.Info("stopped", "interrupts", s.Interrupts, "underruns", s.UnderrunEvents, "xruns", s.Xruns, "lost_irqs", s.LostIRQs, "overflow_frames", s.Overflows)
+			attrs := []any{"interrupts", s.Interrupts, "underruns", s.UnderrunEvents, "xruns", s.Xruns,
+				"lost_irqs", s.LostIRQs, "overflow_frames", s.Overflows, "worst_stall_us", int(s.WorstStall * 1e6)}
+			if s.Resample {
+				attrs = append(attrs, "lock", s.Lock, "ratio_ppm", s.RatioPPM, "error_frames", s.Error,
+					"resyncs", s.Resyncs, "latency_frames", s.Latency)
+			}
+			log.Info("stopped", attrs...)
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err
 			}
 			return nil
 		case <-tick:
-			fmt.Fprintln(stderr, statusLine(eng.Stats(), dev.Format().Rate))
+			fmt.Fprintln(stderr, statusLine(eng.Stats(), f.Rate))
 		}
 	}
 }
@@ -306,7 +343,56 @@ func statusLine(s bridge.Stats, rate int) string {
 		s.Fill, s.Target, lat, s.UnderrunEvents, s.Xruns, s.LostIRQs, s.WorstStall*1e3)
 }
 
+// graphSink is what run needs of a sink: the engine's Sink, a name for
+// the status document and a way to leave the graph.
+type graphSink interface {
+	bridge.Sink
+	Name() string
+	Close() error
+}
+
 // jackSink adapts the JACK client to the engine's Sink.
 type jackSink struct{ *jack.Client }
 
 func (s jackSink) Xruns() uint64 { return s.Stats().Xruns }
+
+// openSink joins the graph --sink names: auto is PipeWire when its socket
+// answers, else JACK.
+func (o *runOptions) openSink(spec device.Spec, channels int, log *slog.Logger) (graphSink, string, error) {
+	kind, err := resolveSink(o.sink, pipewire.Available)
+	if err != nil {
+		return nil, "", err
+	}
+	if kind == "pipewire" {
+		pos, err := nodePositions(o.positions, channels)
+		if err != nil {
+			return nil, "", err
+		}
+		s, err := pipewire.Open(pipewire.Config{
+			Name:        o.name,
+			Description: nodeDescription(o.description, spec, o.name),
+			Positions:   pos,
+			Latency:     o.period,
+			Log:         log,
+		})
+		return s, kind, err
+	}
+	c, err := jack.Open(jack.Config{Name: o.name, Server: o.jackServer})
+	if err != nil {
+		return nil, "", err
+	}
+	return jackSink{c}, kind, nil
+}
+
+// deviceChannels is the channel count the device will have: the UIO
+// profile's, or --channels.
+func (o *runOptions) deviceChannels(spec device.Spec) (int, error) {
+	if spec.Backend != "uio" {
+		return o.channels, nil
+	}
+	p, err := o.uio.loadProfile()
+	if err != nil {
+		return 0, usageError("--profile: %v", err)
+	}
+	return p.Format.Channels, nil
+}

@@ -22,11 +22,16 @@ type uioOptions struct {
 	rtPrio  int    // --rt-priority
 }
 
+// addFlags adds the flags that find a device (run and devices).
 func (u *uioOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&u.profile, "profile", "", "UIO device profile (TOML); default: the built-in "+profiles.DefaultName)
 	f.StringVar(&u.root, "uio-root", "/", "directory holding sys/ and dev/ for UIO devices (an emulator's root in tests)")
+}
+
+// addRunFlags adds the flags only run has.
+func (u *uioOptions) addRunFlags(f *pflag.FlagSet) {
 	f.BoolVar(&u.wait, "wait", false, "when the device goes away, keep the ports playing silence and wait for it to return")
-	f.IntVar(&u.rtPrio, "rt-priority", rt.DefaultPriority, "SCHED_FIFO priority of the interrupt thread (0: normal priority)")
+	f.IntVar(&u.rtPrio, "rt-priority", rt.DefaultPriority, "SCHED_FIFO priority of the interrupt loop, 1..99 (0: normal priority)")
 }
 
 // loadProfile reads --profile, or the built-in default.
@@ -56,7 +61,8 @@ func (u *uioOptions) backend(o *runOptions) device.Backend {
 					log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 				}
 			}
-			return uio.Open(uio.Config{Root: u.root, Name: name, Profile: p, RTPriority: u.rtPrio, Log: log})
+			// The engine's interrupt loop asks for real-time scheduling itself.
+			return uio.Open(uio.Config{Root: u.root, Name: name, Profile: p, Log: log})
 		},
 		List: func() ([]device.Info, error) {
 			p, perr := u.loadProfile()

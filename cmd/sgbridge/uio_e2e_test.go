@@ -130,6 +130,7 @@ func TestUIOVanishAndReturn(t *testing.T) {
 	srv := jackd.StartT(t, 48000, 256)
 	env := []string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}
 	p := startSgbridge(t, env, "run", "--device", "uio:sgrab", "--uio-root", root, "--no-resample", "--wait", "--name", "sgb")
+	p.logOnFailure(t)
 	waitPorts(t, srv.Name, "sgb:capture_", 2, p)
 	deadline := time.Now().Add(15 * time.Second)
 	for !strings.Contains(p.output(), "device is back") {

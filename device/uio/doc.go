@@ -58,7 +58,6 @@
 //
 // # Real time
 //
-// With Config.RTPriority the thread calling Wait asks for SCHED_FIFO
-// (package internal/rt) on its first Wait and logs once what it got; it
-// goes back to SCHED_OTHER when Wait returns ErrStopped.
+// Scheduling belongs to the caller: the engine's interrupt loop, which
+// calls Wait, asks for SCHED_FIFO (package internal/rt) for its thread.
 package uio

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sgbridge/sgbridge/device"
-	"github.com/sgbridge/sgbridge/internal/rt"
 )
 
 // Config opens a UIO grabber.
@@ -24,11 +23,7 @@ type Config struct {
 	// Slices never stitches the buffers into one virtual map, even where
 	// the maps allow it (tests use it to run both views).
 	Slices bool
-	// RTPriority is the SCHED_FIFO priority the interrupt loop's thread
-	// asks for on its first Wait (0: stay SCHED_OTHER). The thread goes
-	// back to SCHED_OTHER when Wait returns ErrStopped.
-	RTPriority int
-	Log        *slog.Logger // nil: slog.Default()
+	Log    *slog.Logger // nil: slog.Default()
 }
 
 // Device is a UIO grabber: a Grabber and a Reopener.
@@ -55,7 +50,6 @@ type Device struct {
 	lastRaw  uint32
 	count    uint64
 	shift    int
-	promoted bool
 
 	stopped atomic.Bool
 }
@@ -329,11 +323,6 @@ func (d *Device) Start() error {
 // registers (if the profile names them), unmasks it, and reports the
 // count since Start. It allocates nothing.
 func (d *Device) Wait() (device.Completion, error) {
-	if d.cfg.RTPriority > 0 && !d.promoted {
-		d.promoted = true
-		r := rt.Promote(rt.Config{Priority: d.cfg.RTPriority, LockMemory: true})
-		d.log.Info("interrupt thread", "scheduling", r.String())
-	}
 	for {
 		if d.stopped.Load() {
 			return d.stop()
@@ -402,10 +391,6 @@ func (d *Device) firstBuffer(raw uint32) int {
 }
 
 func (d *Device) stop() (device.Completion, error) {
-	if d.promoted {
-		rt.Demote()
-		d.promoted = false
-	}
 	return device.Completion{}, device.ErrStopped
 }
 

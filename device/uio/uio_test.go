@@ -297,24 +297,3 @@ func TestWaitAllocatesNothing(t *testing.T) {
 	}
 }
 
-func TestRealtimeOnFirstWait(t *testing.T) {
-	p := testProfile(t, 2, 64, 8, false)
-	r := start(t, p, emu.Config{Signal: sim.Silence}, uio.Config{RTPriority: 5})
-	if err := r.dev.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error)
-	go func() {
-		// Like the engine's loop: a locked thread that does not outlive
-		// the device's promotion.
-		lockAndRun(func() {
-			r.dev.Wait()
-			r.dev.Stop()
-			_, err := r.dev.Wait()
-			done <- err
-		})
-	}()
-	if err := <-done; !errors.Is(err, device.ErrStopped) {
-		t.Fatal(err)
-	}
-}
