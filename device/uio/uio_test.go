@@ -296,4 +296,3 @@ func TestWaitAllocatesNothing(t *testing.T) {
 		t.Fatalf("Wait allocates %v times", n)
 	}
 }
-
