@@ -18,11 +18,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+sink=()
 if ! jack_lsp >/dev/null 2>&1; then
 	export JACK_DEFAULT_SERVER=sgbridge-run-$$
 	echo "run: no JACK server running; starting a private one ($JACK_DEFAULT_SERVER: dummy driver, 48 kHz, period 256)" >&2
 	jackd -n "$JACK_DEFAULT_SERVER" --port-max 64 -r -d dummy -r 48000 -p 256 >/tmp/$JACK_DEFAULT_SERVER.log 2>&1 &
 	jackd_pid=$!
+	sink=(--sink jack) # the server we started, even if PipeWire runs too
 	for _ in $(seq 100); do
 		jack_lsp >/dev/null 2>&1 && break
 		kill -0 "$jackd_pid" 2>/dev/null || { cat /tmp/$JACK_DEFAULT_SERVER.log >&2; exit 1; }
@@ -30,7 +32,7 @@ if ! jack_lsp >/dev/null 2>&1; then
 	done
 fi
 echo "run: Ctrl-C stops; in another shell: JACK_DEFAULT_SERVER=${JACK_DEFAULT_SERVER:-default} jack_lsp -l" >&2
-"$bin" run --device sim --status-every 1s "$@" &
+"$bin" run --device sim --status-every 1s "${sink[@]}" "$@" &
 child=$!
 trap 'kill -INT $child 2>/dev/null || true' INT TERM
 wait "$child" || true

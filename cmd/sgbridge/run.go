@@ -339,8 +339,12 @@ func statusLine(s bridge.Stats, rate int) string {
 	if s.Latency != 0 {
 		lat = fmt.Sprintf("%.0f frames (%.2f ms)", s.Latency, s.Latency/float64(rate)*1e3)
 	}
-	return fmt.Sprintf("fill %d/%d  latency %s  underruns %d  xruns %d  lost irqs %d  worst stall %.2f ms",
-		s.Fill, s.Target, lat, s.UnderrunEvents, s.Xruns, s.LostIRQs, s.WorstStall*1e3)
+	line := fmt.Sprintf("queue %d  latency %s, target %d  underruns %d  xruns %d  lost irqs %d  worst stall %.2f ms",
+		s.Fill, lat, s.Target, s.UnderrunEvents, s.Xruns, s.LostIRQs, s.WorstStall*1e3)
+	if s.Resample {
+		line += fmt.Sprintf("  %s %+.3f ppm", s.Lock, s.RatioPPM)
+	}
+	return line
 }
 
 // graphSink is what run needs of a sink: the engine's Sink, a name for
