@@ -173,25 +173,13 @@ func TestCounterBitExactThroughJACK(t *testing.T) {
 		"--channels", strconv.Itoa(channels), "--no-resample", "--name", "sgb")
 	waitPorts(t, srv.Name, "sgb:capture_", channels, p)
 
-	out := filepath.Join(t.TempDir(), "counter.wav")
-	ctx, cancel := context.WithTimeout(context.Background(), (seconds+30)*time.Second)
-	defer cancel()
-	rec := exec.CommandContext(ctx, "jack_capture", "--daemon", "-c", strconv.Itoa(channels),
-		"-p", "sgb:capture_*", "-d", strconv.Itoa(seconds), "-f", "wavex", out)
-	rec.Env = append(os.Environ(), env...)
-	if b, err := rec.CombinedOutput(); err != nil {
-		t.Fatalf("jack_capture: %v\n%s", err, b)
-	}
+	x := record(t, env, "sgb:capture_*", channels, seconds)
 	p.stop(t)
 	st := finalStats(t, p.output())
 	t.Logf("sgbridge at exit: %v", st)
 
-	f, x, err := wav.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.Channels != channels || f.Rate != 48000 {
-		t.Fatalf("recording is %+v", f)
+	if len(x) != channels {
+		t.Fatalf("recorded %d channels, want %d", len(x), channels)
 	}
 	if got := len(x[0]); got < (seconds-1)*48000 {
 		t.Fatalf("recorded %d frames, want about %d s", got, seconds)
@@ -287,4 +275,22 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+func record(t *testing.T, env []string, ports string, channels, seconds int) [][]float64 {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "rec.wav")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+30)*time.Second)
+	defer cancel()
+	rec := exec.CommandContext(ctx, "jack_capture", "--daemon", "-c", strconv.Itoa(channels),
+		"-p", ports, "-d", strconv.Itoa(seconds), "-f", "wavex", out)
+	rec.Env = append(os.Environ(), env...)
+	if b, err := rec.CombinedOutput(); err != nil {
+		t.Fatalf("jack_capture: %v\n%s", err, b)
+	}
+	_, x, err := wav.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 
 	"github.com/sgbridge/sgbridge/bridge/pipewire"
 	"github.com/sgbridge/sgbridge/device"
-	"github.com/sgbridge/sgbridge/device/sim"
-	"github.com/sgbridge/sgbridge/internal/analysis"
 	"github.com/sgbridge/sgbridge/internal/pwtest"
 	"github.com/sgbridge/sgbridge/internal/wav"
 )
@@ -248,39 +245,7 @@ func TestDriftControlledThroughPipeWire(t *testing.T) {
 	st := finalStats(t, p.output())
 	t.Logf("sgbridge at exit: %v", st)
 
-	const rate = 48000.0
-	for c := range x {
-		want := sim.DefaultFreq * (1 + float64(c)/4)
-		s := x[c][analysis.SkipZeros(x[c]):]
-		if len(s) < int(10*rate) {
-			t.Fatalf("channel %d: %d frames of signal", c+1, len(s))
-		}
-		fit, err := analysis.FitSine(s, rate, want)
-		if err != nil {
-			t.Fatalf("channel %d: %v", c+1, err)
-		}
-		ppm := (fit.Freq/want - 1) * 1e6
-		ws, err := analysis.Windows(s, rate, want, 4800)
-		if err != nil {
-			t.Fatalf("channel %d: %v", c+1, err)
-		}
-		sum := analysis.Summarize(ws)
-		gl, err := analysis.Glitches(s, rate, want, 0, -100)
-		if err != nil {
-			t.Fatalf("channel %d: %v", c+1, err)
-		}
-		t.Logf("channel %d: %.6f Hz (true %.3f, %+.4f ppm), THD+N median %.1f dB worst %.1f dB over %d windows, %d glitches",
-			c+1, fit.Freq, want, ppm, sum.MedianTHDN, sum.WorstTHDN, sum.Windows, len(gl))
-		if math.Abs(ppm) > 0.1 {
-			t.Errorf("channel %d: %+.4f ppm off its true frequency, want within 0.1", c+1, ppm)
-		}
-		if sum.Missing > 0 || sum.WorstTHDN > -120 {
-			t.Errorf("channel %d: worst THD+N %.1f dB at %d (%d windows without a sine), want <= -120", c+1, sum.WorstTHDN, sum.WorstStart, sum.Missing)
-		}
-		if len(gl) > 0 {
-			t.Errorf("channel %d: %d glitches, first %+v", c+1, len(gl), gl[0])
-		}
-	}
+	checkSines(t, x, 150)
 	if st["underruns"] != 0 || st["xruns"] != 0 {
 		t.Errorf("want 0 underruns and xruns, got %v", st)
 	}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,7 +10,6 @@ import (
 	"time"
 
 	"github.com/sgbridge/sgbridge/internal/jackd"
-	"github.com/sgbridge/sgbridge/internal/wav"
 )
 
 // latencyMargin is the queue margin of the UIO runs: one device period
@@ -54,24 +51,6 @@ func emuStats(t *testing.T, p *proc) map[string]uint64 {
 	}
 	t.Fatalf("no emulator statistics:\n%s", p.output())
 	return nil
-}
-
-func record(t *testing.T, env []string, ports string, channels, seconds int) [][]float64 {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "rec.wav")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+30)*time.Second)
-	defer cancel()
-	rec := exec.CommandContext(ctx, "jack_capture", "--daemon", "-c", strconv.Itoa(channels),
-		"-p", ports, "-d", strconv.Itoa(seconds), "-f", "wavex", out)
-	rec.Env = append(os.Environ(), env...)
-	if b, err := rec.CombinedOutput(); err != nil {
-		t.Fatalf("jack_capture: %v\n%s", err, b)
-	}
-	_, x, err := wav.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x
 }
 
 // The seed's grabber, emulated in its own process, through the real UIO
