@@ -10,13 +10,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sgbridge/sgbridge/internal/logtail"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,7 +31,7 @@ type Server struct {
 	RealTime bool // jackd runs with SCHED_FIFO (-R)
 
 	cmd    *exec.Cmd
-	out    *tailBuffer
+	out    *logtail.Buffer
 	exited chan struct{}
 	err    error // set before exited closes
 	stop   sync.Once
@@ -71,7 +71,7 @@ func Start(name string, rate, period int) (*Server, error) {
 	if lsp(name) == nil {
 		return nil, fmt.Errorf("jackd: a JACK server named %s is already running", name)
 	}
-	s := &Server{Name: name, Rate: rate, Period: period, out: &tailBuffer{max: 8 << 10}, exited: make(chan struct{})}
+	s := &Server{Name: name, Rate: rate, Period: period, out: &logtail.Buffer{Max: 8 << 10}, exited: make(chan struct{})}
 	rt := []string{"-r"}
 	if CanRealtime() {
 		rt = []string{"-R", "-P", "70"}
@@ -208,29 +208,6 @@ func StartT(t testing.TB, rate, period int) *Server {
 	}
 	t.Cleanup(func() { s.Stop() })
 	return s
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return strings.TrimSpace(string(t.b))
 }
 
 // CanRealtime reports whether this process may use SCHED_FIFO (root, or

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sgbridge/sgbridge/internal/logtail"
 )
 
 // StartTimeout bounds how long Start and Restart wait for the daemon and
@@ -49,7 +51,7 @@ type Server struct {
 	mu  sync.Mutex
 	pw  *daemon
 	wp  *daemon
-	out *tailBuffer
+	out *logtail.Buffer
 }
 
 type daemon struct {
@@ -122,7 +124,7 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pwtest: %w", err)
 	}
-	s := &Server{Dir: dir, RuntimeDir: filepath.Join(dir, "run"), Rate: cfg.Rate, Quantum: cfg.Quantum, out: &tailBuffer{max: 16 << 10}}
+	s := &Server{Dir: dir, RuntimeDir: filepath.Join(dir, "run"), Rate: cfg.Rate, Quantum: cfg.Quantum, out: &logtail.Buffer{Max: 16 << 10}}
 	q := cfg.Quantum
 	files := map[string]string{
 		"config/pipewire/pipewire.conf.d/10-sgbridge-test.conf":   fmt.Sprintf(pipewireConf, cfg.Rate, cfg.Rate, q, q, q),
@@ -359,33 +361,10 @@ func StartT(t testing.TB, cfg Config) *Server {
 	return s
 }
 
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return strings.TrimSpace(string(t.b))
-}
-
 // prefixWriter tags each write with the daemon's name.
 type prefixWriter struct {
 	prefix string
-	out    *tailBuffer
+	out    *logtail.Buffer
 }
 
 func (w prefixWriter) Write(p []byte) (int, error) {
