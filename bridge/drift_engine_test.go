@@ -1,7 +1,11 @@
 package bridge
 
 import (
+	"compress/gzip"
+	"encoding/csv"
 	"math"
+	"os"
+	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -21,6 +25,10 @@ type driftRig struct {
 	sink   *fakeSink
 	cycle  float64 // next graph cycle start, ns (float: no rounding bias)
 	period float64 // graph period, ns, on the graph's clock
+	// replay, when set, is a server's published timing: the sink reads at
+	// the exact cycle starts, but publishes them off by what the trace's
+	// cycle times were off their exact line at the same graph position.
+	replay *timingTrace
 }
 
 func newDriftRig(t *testing.T, scfg sim.Config, graphPPM float64) *driftRig {
@@ -54,7 +62,13 @@ func (r *driftRig) step(t testing.TB) device.Completion {
 		t.Fatal(err)
 	}
 	for int64(r.cycle) <= c.Time {
-		r.sink.r.PublishTiming(timingAt(int64(r.cycle), r.period, r.sink.frames))
+		tm := timingAt(int64(r.cycle), r.period, r.sink.frames)
+		if r.replay != nil {
+			tm.Frames += r.replay.frames0
+			tm.CycleStart += r.replay.offset(tm.Frames)
+			tm.NextStart = tm.CycleStart + int64(r.period)
+		}
+		r.sink.r.PublishTiming(tm)
 		r.sink.r.Read(r.sink.dst, r.sink.period)
 		r.sink.frames += uint64(r.sink.period)
 		if r.sink.record {
@@ -76,14 +90,101 @@ func (r *driftRig) run(t testing.TB, d time.Duration) {
 	}
 }
 
+// timingTrace is a JACK server's published cycle times (jackd -d dummy,
+// 48 kHz, 256 frames, recorded by the JACK sink): the frame counter is
+// exact, the times wander by tens of µs around the exact line.
+type timingTrace struct {
+	frames0 uint64    // graph position of the first row
+	frames  []float64 // graph position of each row, from frames0
+	off     []float64 // ns the published time was off the exact line
+}
+
+func loadTimingTrace(t *testing.T, path string) *timingTrace {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	rows, err := csv.NewReader(z).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	tr := &timingTrace{}
+	var t0 int64
+	for i, row := range rows[1:] { // header: cycle,cycle_ns,next_ns,period_ns,frames
+		ns, err1 := strconv.ParseInt(row[1], 10, 64)
+		fr, err2 := strconv.ParseUint(row[4], 10, 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s row %d: %v %v", path, i+2, err1, err2)
+		}
+		if i == 0 {
+			tr.frames0, t0 = fr, ns
+		}
+		d := float64(fr - tr.frames0)
+		tr.frames = append(tr.frames, d)
+		tr.off = append(tr.off, float64(ns-t0)-d/48000*1e9)
+	}
+	return tr
+}
+
+// offset is the trace's error at graph position g (absolute), ns,
+// interpolated between rows and held past the end.
+func (tr *timingTrace) offset(g uint64) int64 {
+	d := float64(g - tr.frames0)
+	i := sort.SearchFloat64s(tr.frames, d)
+	switch {
+	case i >= len(tr.frames):
+		return int64(tr.off[len(tr.off)-1])
+	case i == 0 || tr.frames[i] == d:
+		return int64(tr.off[i])
+	}
+	a := (d - tr.frames[i-1]) / (tr.frames[i] - tr.frames[i-1])
+	return int64(tr.off[i-1] + a*(tr.off[i]-tr.off[i-1]))
+}
+
+// bars are what a 30 s recording after a 10 s settle must meet.
+type bars struct {
+	freqPPM float64 // |recorded frequency - truth|
+	thdn    float64 // worst 100 ms window THD+N, dB
+	latency float64 // |latency - target| at the end, frames
+}
+
+// issueBars are the issue's: 0.1 ppm, -120 dB in every window, half a
+// frame.
+var issueBars = bars{freqPPM: 0.1, thdn: -120, latency: 0.5}
+
+// replayBars hold the replay of a real JACK dummy server's timing to
+// what the controller achieves today, so it cannot get worse unseen; the
+// issue's bars are not met there yet (see bridge/drift/doc.go, "The
+// graph clock"): a server started a few seconds before the window
+// publishes times whose line is known to only ~3 ppm at 10 s, and that
+// error is in the phase, and so in the recording, by then.
+var replayBars = bars{freqPPM: 0.5, thdn: -100, latency: 1.5}
+
 func TestDriftControlledOutputIsCleanAndAtTrueFrequency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("40 s of virtual audio through the resampler")
 	}
-	for _, ppm := range []float64{-200, 150} {
-		t.Run(ppmName(ppm), func(t *testing.T) {
+	jack := loadTimingTrace(t, "drift/testdata/jack-dummy-timing.csv.gz")
+	for _, tc := range []struct {
+		ppm    float64
+		replay *timingTrace
+		want   bars
+	}{{-200, nil, issueBars}, {150, nil, issueBars}, {200, jack, replayBars}, {-200, jack, replayBars}} {
+		name := ppmName(tc.ppm)
+		if tc.replay != nil {
+			name += "/jack-dummy-timing"
+		}
+		ppm := tc.ppm
+		t.Run(name, func(t *testing.T) {
 			f := device.Format{Rate: 48000, Channels: 1, Sample: device.FloatLE, Period: 256, Buffers: 8}
 			r := newDriftRig(t, sim.Config{Format: f, Signal: sim.Sine, PPM: ppm}, 0)
+			r.replay = tc.replay
 			r.run(t, 10*time.Second) // settle
 			r.sink.record = true
 			r.run(t, 30*time.Second)
@@ -105,8 +206,10 @@ func TestDriftControlledOutputIsCleanAndAtTrueFrequency(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e := (fit.Freq/truth - 1) * 1e6; math.Abs(e) > 0.1 {
-				t.Errorf("recorded sine at %.6f Hz, %+.3f ppm from the device's true %.6f Hz", fit.Freq, e, truth)
+			e := (fit.Freq/truth - 1) * 1e6
+			t.Logf("recorded sine at %.6f Hz, %+.3f ppm from the device's true %.6f Hz", fit.Freq, e, truth)
+			if math.Abs(e) > tc.want.freqPPM {
+				t.Errorf("recorded sine %+.3f ppm from the truth (limit %.2f)", e, tc.want.freqPPM)
 			}
 			ws, err := analysis.Windows(x, 48000, truth, 4800)
 			if err != nil {
@@ -114,10 +217,10 @@ func TestDriftControlledOutputIsCleanAndAtTrueFrequency(t *testing.T) {
 			}
 			sum := analysis.Summarize(ws)
 			t.Logf("30 s after a 10 s settle: %s", sum)
-			if sum.WorstTHDN > -120 {
-				t.Errorf("worst 100 ms window THD+N %.1f dB > -120 dB (at frame %d)", sum.WorstTHDN, sum.WorstStart)
+			if sum.WorstTHDN > tc.want.thdn {
+				t.Errorf("worst 100 ms window THD+N %.1f dB > %.0f dB (at frame %d)", sum.WorstTHDN, tc.want.thdn, sum.WorstStart)
 			}
-			if math.Abs(s.Error) > 0.5 {
+			if math.Abs(s.Error) > tc.want.latency {
 				t.Errorf("latency %.2f frames, %.2f off the target", s.Latency, s.Error)
 			}
 		})

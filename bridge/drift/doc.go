@@ -12,7 +12,7 @@
 // # The error
 //
 // Let t_s be the start of the newest sink cycle (the server's filtered
-// time, smoothed again here by the sink clock filter) and R_s the ring
+// time, as the graph clock's line puts it, see below) and R_s the ring
 // read position then. D(t) is the device frame position at time t,
 // interpolated by the device clock filter over the interrupt timestamps.
 // The ring frame at position w came from device position X(w): at each
@@ -39,21 +39,70 @@
 //
 // # The loop
 //
-// Ratio = smooth(r_ff · (1 - c)), where r_ff is the feed-forward from the
-// clock filters and c the phase loop's correction. While acquiring c = 0
-// and the phase is held by whole-frame alignments; once locked c comes
-// from PI with ζ = 1 at Config.Bandwidth (default 0.002 Hz) behind two
-// one-pole smoothers at 8× that frequency, started from zero so the ratio
-// never steps. The plant is an integrator: a ratio off by ε moves the
-// queue ε·GraphRate frames a second. The loop only trims what the
-// feed-forward misses, so it can be this narrow; every Hz of it lets the
-// device phase estimate's noise into the ratio (2ω·σ_e/GraphRate).
-// smooth is two one-pole filters of 0.25 s with the ramp lag put back,
+// Ratio = smooth(r_ff · (1 - c)) - trim, where r_ff is the feed-forward
+// from the clock estimates, c the phase loop's correction and trim a
+// one-off phase pulse. While acquiring c = 0 and the phase is held by
+// whole-frame alignments; once locked c comes from PI with ζ = 1 behind
+// two one-pole smoothers at 8× its frequency, started from zero so the
+// ratio never steps. The plant is an integrator: a ratio off by ε moves
+// the queue ε·GraphRate frames a second. The loop only trims what the
+// feed-forward misses, so it can be narrow; its proportional path turns
+// a phase error e (frames) into a ratio offset 2ω·e/GraphRate, so any
+// wander the error carries reaches the ratio that way, and a wander of
+// amplitude A frames at f < B moves the ratio by about 2π·f·A/GraphRate.
+// The frequency is Config.Bandwidth (default 0.002 Hz: 0.05 ppm for the
+// 0.1-frame device phase noise at 20 µs jitter), or narrower when the
+// graph clock's published times wander: ω is held to
+// wanderPPM·GraphRate/(2σ_w), σ_w being the RMS of the line residual's
+// one-second means in frames, so that wander moves the ratio by at most
+// 0.05 ppm (JACK's dummy driver: σ_w ≈ 10 µs = 0.5 frame, so ω ≈ 0.0024
+// rad/s, B ≈ 0.0004 Hz). ω follows the measured σ_w with a 10 s time
+// constant, and the integral is kept as the ratio correction it makes,
+// so a change of ω never moves the ratio.
+// smooth is two one-pole filters of 0.15 s with the ramp lag put back,
 // so the clock filters' small per-interrupt updates never reach the
 // resampler as steps (wow): period-to-period steps stay near 2e-4 ppm RMS
 // and the ratio moves < 0.03 ppm within any 100 ms at 20 µs jitter.
 //
-// Each clock filter is a four-state Kalman filter (time, rate, drift,
+// # The trim
+//
+// Alignments move the queue by whole frames, so up to half a frame is
+// left after each, and the feed-forward's early error drifts the phase
+// while acquiring: at lock the error is anywhere within ±1 frame. A loop
+// narrow enough for tracking would take minutes over that, at a ratio
+// off by 2ω·e/GraphRate all along (0.26 ppm for half a frame at 0.002
+// Hz): a recorded sine off its frequency for minutes. So at lock (if
+// |e| ≥ 0.1 frame), and after every step once the reader has passed it,
+// the controller removes e at once with a raised-cosine ratio pulse over
+// 20 device periods (107 ms at 256/48 kHz; 195 ppm peak for half a
+// frame, a third of a cent), then holds the loop until the trimmed frames
+// have been read (the error is measured at the reader, a queue later).
+//
+// # The graph clock
+//
+// The sink's cycle times come from the server's DLL. The frame counter is
+// exact and the graph clock is a stable crystal (or the system clock
+// behind a dummy driver), but the published times wander at low
+// frequency: JACK's dummy driver at 48 kHz/256 wanders 10-15 µs RMS
+// around its line with a correlation of about a second, a late wake-up
+// steps it by 50 µs that decay over a second or two, and for the first
+// two seconds of a server's life its DLL is still converging (the times
+// sit ~90 µs off their later line). A clock filter with a memory of
+// seconds turns that into ppm of rate (5 s chunks of the trace measure
+// -14.7 .. +3.7 ppm). So once the graph counter is past 2.5 s the graph
+// clock is a least-squares line over all cycle times of the last 120 s
+// (pooled 0.25 s blocks, centred sums, so a day loses no precision): its
+// rate error falls as σ_w·sqrt(12/T³) for one-second-correlated wander
+// over a span T, ~0.1 ppm after a minute. Samples more than 8 σ off are
+// garbage and left out. Until the line spans half a second the
+// Kalman filter below stands in (a server that has run a while).
+// Physics sets what this buys right after a server starts: at 10 s the
+// line is known to a few ppm and the phase error that integrates to
+// (~a frame by 10 s) is in the queue; a recording 10 s after a fresh
+// server starts is off by ~0.2-0.3 ppm on the trace in testdata.
+//
+// The device clock (and the graph clock for its first seconds) is a
+// four-state Kalman filter (time, rate, drift,
 // jerk) over (timestamp, frame count), driven by white snap noise whose
 // density follows Config.DriftRate. From a wide prior on the rate (tight
 // ones on drift and jerk) it behaves as a least-squares line over
@@ -81,8 +130,9 @@
 // The first update with a sink cycle aligns the queue to the target at
 // once (Output.Correction). While acquiring, an error of a frame or more
 // that is well outside the estimate's uncertainty is stepped away too.
-// Acquiring ends (Locked) when the ratio's standard error is below
-// Config.LockPPM or has stopped shrinking (high jitter).
+// Acquiring ends (Locked) when the graph clock's line is in use and the
+// ratio's standard error is below Config.LockPPM (default 1 ppm, the
+// issue's lock) or has stopped shrinking (high jitter).
 // Past Config.ResyncBound (default: half a graph period, so one skipped
 // sink cycle trips it) a resync steps it away and is counted; so does any
 // error of a frame or more right after the sink read less than a cycle

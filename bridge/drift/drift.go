@@ -105,7 +105,9 @@ type Config struct {
 	// Bandwidth is the phase loop's natural frequency, Hz, once locked.
 	// Default 0.002: the feed-forward carries the rate, so the loop only
 	// trims phase; wider lets the device phase estimate's noise into the
-	// ratio (0.005 Hz adds ~0.04 ppm RMS at 20 µs jitter).
+	// ratio (0.005 Hz adds ~0.04 ppm RMS at 20 µs jitter). It is the
+	// widest the loop gets: when the graph clock's published times wander
+	// the loop narrows so the wander moves the ratio < 0.05 ppm.
 	Bandwidth float64
 	// DriftRate is the clock estimators' process noise, as the slope (ppm
 	// per minute) of the drift ramps to follow: the filters carry drift
@@ -117,7 +119,9 @@ type Config struct {
 	// Jitter is the first guess of the interrupt timestamp jitter, s RMS;
 	// the controller measures it from then on. Default 50 µs.
 	Jitter float64
-	// LockPPM: Locked once the ratio's standard error is below it. Default 0.5.
+	// LockPPM: Locked once the ratio's standard error is below it.
+	// Default 1, the lock: the phase is trimmed then, and the
+	// loop takes over.
 	LockPPM float64
 }
 
@@ -138,7 +142,7 @@ func (c *Config) setDefaults() {
 		c.Jitter = 50e-6
 	}
 	if c.LockPPM == 0 {
-		c.LockPPM = 0.5
+		c.LockPPM = 1
 	}
 }
 
@@ -211,7 +215,8 @@ type Controller struct {
 	cfg     Config
 	nominal float64 // GraphRate / DeviceRate
 	dev     clock
-	snk     clock
+	snk     clock // sink filter for the first seconds, until ln is valid
+	ln      line  // the graph clock as a long least-squares line
 	pos     posMap
 
 	state     State
@@ -226,13 +231,21 @@ type Controller struct {
 	lastAlign int64
 
 	// Phase loop: two one-pole smoothers, then PI.
-	e1, e2, integ float64
+	e1, e2, integ float64 // integ: the integral term, as a ratio correction
+	w             float64 // loop frequency in use, rad/s
 	r1, r2        float64 // ratio smoothers
 	rInit         bool
 	loopInit      bool
-	loopDev       uint64  // device frames at the previous update
-	stdMark       float64 // rate std at stdMarkT, to see it stop improving
-	stdMarkT      int64
+	loopDev       uint64 // device frames at the previous update
+	// Phase trim: the sub-frame error a step leaves (steps are whole
+	// frames), and the error at lock, are taken out by a raised-cosine
+	// ratio pulse over trimPeriods device periods.
+	trimLeft    float64 // graph frames still to remove
+	trimTotal   float64 // graph frames the pulse removes
+	trimK       int     // periods of the pulse done
+	trimPending bool    // trim once the hold after a step is over
+	stdMark     float64 // rate std at stdMarkT, to see it stop improving
+	stdMarkT    int64
 
 	ratio, ff, err, lat float64
 	stats               Stats
@@ -255,6 +268,7 @@ func (c *Controller) Reset() {
 	st := c.stats
 	*c = Controller{cfg: c.cfg, nominal: c.nominal}
 	c.stats = st
+	c.trimK = trimPeriods // no trim running
 	// Jerk noise density from the drift rate: a rate ramp of DriftRate
 	// ppm/min that turns around about once a minute, i.e. a random walk of
 	// the ramp slope with variance (2·slope)²/60 s per second.
@@ -265,6 +279,7 @@ func (c *Controller) Reset() {
 	// The sink's times are already filtered by the server; start from a
 	// small guess and let the filter measure the rest.
 	c.snk.init(c.cfg.GraphRate, q*sinkQ, slope, jerk, sinkFloor, sinkFloor*sinkFloor)
+	c.ln.init(c.cfg.GraphRate)
 	c.ratio, c.ff = c.nominal, c.nominal
 	c.state = Waiting
 	c.stats.State = Waiting
@@ -284,8 +299,8 @@ func (c *Controller) Stats() Stats {
 		s.DevicePPM = (1/c.dev.p - 1) * 1e6
 		s.JitterUS = c.dev.jitter() * 1e6
 	}
-	if c.snk.valid() {
-		s.GraphPPM = (1/c.snk.p - 1) * 1e6
+	if c.snkValid() {
+		s.GraphPPM = (1/c.snkP() - 1) * 1e6
 	}
 	s.RateStdPPM = c.rateStd() * 1e6
 	s.Error = c.err
@@ -296,20 +311,39 @@ func (c *Controller) Stats() Stats {
 }
 
 func (c *Controller) rateStd() float64 {
-	if !c.dev.valid() || !c.snk.valid() {
+	if !c.dev.valid() || !c.snkValid() {
 		return math.Inf(1)
 	}
 	a, b := c.dev.rateStd(), c.snk.rateStd()
+	if c.ln.valid() {
+		b = c.ln.rateStd()
+	}
 	return math.Sqrt(a*a + b*b)
+}
+
+// snkValid reports whether the graph clock can be extrapolated; snkP is
+// its seconds per nominal second, from the line once it is valid.
+func (c *Controller) snkValid() bool { return c.ln.valid() || c.snk.valid() }
+
+func (c *Controller) snkP() float64 {
+	if c.ln.valid() {
+		return c.ln.p()
+	}
+	return c.snk.p
 }
 
 // devPosAtSink returns the device frame position at the sink's filtered
 // time of graph frame position g.
 func (c *Controller) devPosAtSink(g float64) float64 {
-	// Sink time of g relative to the sink's base, s.
-	du := (g - float64(c.snk.frames)) / c.snk.nominal
-	ts := c.snk.tau + c.snk.p*du + c.snk.a*du*du/2 + c.snk.j*du*du*du/6
-	dt := float64(c.snk.base-c.dev.base)*secondsPerNs + ts - c.dev.tau
+	var dt float64
+	if c.ln.valid() {
+		dt = float64(c.ln.base-c.dev.base)*secondsPerNs + c.ln.timeOf(g) - c.dev.tau
+	} else {
+		// Sink time of g relative to the sink's base, s.
+		du := (g - float64(c.snk.frames)) / c.snk.nominal
+		ts := c.snk.tau + c.snk.p*du + c.snk.a*du*du/2 + c.snk.j*du*du*du/6
+		dt = float64(c.snk.base-c.dev.base)*secondsPerNs + ts - c.dev.tau
+	}
 	return float64(c.dev.frames) + dt/c.dev.p*c.dev.nominal
 }
 
@@ -356,8 +390,15 @@ func (c *Controller) Update(in Input) Output {
 		}
 		if sk.Frames < c.lastSinkF {
 			c.snk.restart()
+			c.ln.restart()
 		}
 		c.snk.update(sk.CycleStart, sk.Frames)
+		// A server that has just started is still settling its own DLL
+		// (JACK's cycle times sit ~90 µs off their later line for the
+		// first two seconds): the line starts after that.
+		if float64(sk.Frames) >= sinkSettle*cfg.GraphRate {
+			c.ln.add(sk.CycleStart, sk.Frames)
+		}
 		c.lastCycle, c.lastSinkF, c.lastRead = sk.Cycle, sk.Frames, sk.ReadPos
 	}
 	prevDev := c.loopDev
@@ -371,8 +412,8 @@ func (c *Controller) Update(in Input) Output {
 	}
 	// Feed-forward: the ratio of the two measured clock rates.
 	ff := c.nominal
-	if c.dev.valid() && c.snk.valid() {
-		ff = c.nominal * c.dev.p / c.snk.p
+	if c.dev.valid() && c.snkValid() {
+		ff = c.nominal * c.dev.p / c.snkP()
 	}
 	lo, hi := c.nominal*(1-cfg.MaxDeviation), c.nominal*(1+cfg.MaxDeviation)
 	ff = math.Min(hi, math.Max(lo, ff))
@@ -405,7 +446,18 @@ func (c *Controller) Update(in Input) Output {
 	if c.hold && sk.ReadPos >= c.holdW {
 		c.hold = false
 		c.loopInit = false
+		if c.trimPending {
+			// The frames before the step have been read: e is what the
+			// step left, a fraction of a frame. Take it out in about ten
+			// periods; nothing is recorded at this point worth more than
+			// a short, tiny pitch change.
+			c.trimPending = false
+			c.startTrim(e)
+		}
 	}
+	// The loop and the step decisions see the error the trim will not
+	// take out.
+	et := e - c.trimLeft
 	switch {
 	case c.state == Waiting || (empty && c.state != Waiting && !c.hold && math.Abs(e) > cfg.ResyncBound):
 		// First alignment, or the ring ran dry (the producer stalled past
@@ -420,19 +472,19 @@ func (c *Controller) Update(in Input) Output {
 		out.Correction = c.correct(in, x, e, ff)
 	case c.hold:
 		// Frames from before the correction are still being read.
-	case math.Abs(e) > cfg.ResyncBound || (c.jumped && c.state == Locked && math.Abs(e) >= 1):
+	case math.Abs(e) > cfg.ResyncBound || (c.jumped && c.state == Locked && math.Abs(et) >= 1):
 		c.stats.Resyncs++
 		out.Resync = true
 		out.Correction = c.correct(in, x, e, ff)
-	case c.state == Acquiring && c.dev.valid() && c.snk.valid() &&
-		math.Abs(e) >= 1 && math.Abs(e) > 4*c.phaseStd(ff) &&
+	case c.state == Acquiring && c.dev.valid() && c.snkValid() &&
+		math.Abs(et) >= 1 && math.Abs(et) > 4*c.phaseStd(ff, float64(sk.Frames)) &&
 		in.Time-c.lastAlign > 250e6:
 		// Estimates sharpened: the error is real and a whole frame or
 		// more; a step now saves minutes of slewing at a ratio that is off.
 		c.stats.Alignments++
 		out.Correction = c.correct(in, x, e, ff)
 	case c.state == Locked:
-		c.loop(e, float64(in.DeviceFrames-prevDev)/cfg.DeviceRate)
+		c.loop(et, float64(in.DeviceFrames-prevDev)/cfg.DeviceRate)
 	default:
 		// Acquiring: the ratio is the feed-forward alone and the phase is
 		// held by the alignments above. A loop started now would integrate
@@ -447,16 +499,42 @@ func (c *Controller) Update(in Input) Output {
 	// at their steady state and waiting longer buys nothing).
 	steady := false
 	if sd := c.rateStd(); !math.IsInf(sd, 0) && in.Time-c.stdMarkT >= 1e9 {
-		steady = c.stdMarkT != 0 && sd > 0.98*c.stdMark
+		// Not when the estimate grew: the sink's line just took over, or
+		// the wander it measures turned out larger.
+		steady = c.stdMarkT != 0 && sd > 0.98*c.stdMark && sd <= c.stdMark
 		c.stdMark, c.stdMarkT = sd, in.Time
 	}
-	if c.state == Acquiring && !c.hold && (c.rateStd() < cfg.LockPPM*1e-6 || steady) && math.Abs(e) < 2 {
+	if c.state == Acquiring && !c.hold && c.ln.valid() && (c.rateStd() < cfg.LockPPM*1e-6 || steady) && math.Abs(et) < 2 {
 		c.state = Locked
 		if c.stats.LockedAt == 0 {
 			c.stats.LockedAt = in.Time
 		}
+		// What acquiring left (the feed-forward's early error, drifted
+		// since the last step: up to a frame) goes now; the loop is
+		// narrow and would take minutes, at a ratio off by 2ω·e/rate all
+		// along. Less than trimMin is left to the loop (2ω·0.1/rate is
+		// 0.05 ppm at 0.002 Hz).
+		if math.Abs(e) >= trimMin {
+			c.startTrim(e)
+		}
 	}
-	r := c.smooth(ff*(1-c.correction()), float64(in.DeviceFrames-prevDev)/cfg.DeviceRate)
+	dtUp := float64(in.DeviceFrames-prevDev) / cfg.DeviceRate
+	r := c.smooth(ff*(1-c.correction()), dtUp)
+	if c.trimK < trimPeriods {
+		// The next DevicePeriod input frames make step fewer output
+		// frames; the pulse starts and ends at zero, so the ratio never
+		// steps.
+		c.trimK++
+		step := c.trimTotal * (1 - math.Cos(2*math.Pi*(float64(c.trimK)-0.5)/trimPeriods)) / trimPeriods
+		r -= step / float64(cfg.DevicePeriod)
+		c.trimLeft -= step
+		if c.trimK == trimPeriods {
+			// Measure again once the reader has passed the trimmed
+			// frames (written up to this period's output).
+			c.trimLeft = 0
+			c.holdW = in.Written + uint64(math.Ceil(float64(cfg.DevicePeriod)*r)) + 1
+		}
+	}
 	r = math.Min(hi, math.Max(lo, r))
 	c.ratio = r
 	out.Ratio = r
@@ -464,9 +542,20 @@ func (c *Controller) Update(in Input) Output {
 	return out
 }
 
-func (c *Controller) phaseStd(ff float64) float64 {
+// startTrim removes e graph frames from the queue by a ratio pulse.
+func (c *Controller) startTrim(e float64) {
+	c.trimLeft, c.trimTotal, c.trimK = e, e, 0
+	// The error measured at the reader lags the trim by the queue: hold
+	// the loop and the steps until the trimmed frames have been read.
+	c.hold, c.holdW = true, math.MaxUint64
+}
+
+func (c *Controller) phaseStd(ff, g float64) float64 {
 	a := c.dev.phaseStd() * ff
 	b := c.snk.phaseStd()
+	if c.ln.valid() {
+		b = c.ln.phaseStd(g)
+	}
 	return math.Sqrt(a*a + b*b)
 }
 
@@ -486,6 +575,7 @@ func (c *Controller) correct(in Input, x, e, ff float64) int {
 	}
 	c.hold = true
 	c.holdW = in.Written
+	c.trimLeft, c.trimK, c.trimPending = 0, trimPeriods, true
 	c.lastAlign = in.Time
 	return n
 }
@@ -502,25 +592,46 @@ func (c *Controller) loop(e, dt float64) {
 	if dt <= 0 || dt > 1 {
 		return
 	}
+	// The loop frequency: Config.Bandwidth, or narrower when the graph
+	// clock's published times wander, so that the wander σ (frames) moves
+	// the ratio by at most wanderPPM: 2ω·σ/rate <= wanderPPM. It moves to
+	// a new value over bandwidthTau so the ratio does not jump with it.
 	w := 2 * math.Pi * c.cfg.Bandwidth
+	if c.ln.valid() {
+		sigma := c.ln.wander() * c.cfg.GraphRate
+		w = math.Min(w, wanderPPM*1e-6*c.cfg.GraphRate/(2*sigma))
+	}
+	if c.w == 0 {
+		c.w = w
+	}
+	c.w += (1 - math.Exp(-dt/bandwidthTau)) * (w - c.w)
+	w = c.w
 	// Smoothers at 8× the loop frequency: they take the measurement noise
 	// out of the ratio and cost about 14° of phase margin each.
 	a := 1 - math.Exp(-8*w*dt)
 	c.e1 += a * (e - c.e1)
 	c.e2 += a * (c.e1 - c.e2)
-	c.integ += c.e2 * dt
+	// The integral is kept as the ratio correction it makes, so a change
+	// of ω does not move it.
+	c.integ += w * w * c.e2 * dt / c.cfg.GraphRate
 	// Anti-windup: the integral alone never asks for more than the clamp.
-	lim := c.cfg.MaxDeviation * c.cfg.GraphRate / (w * w)
-	c.integ = math.Min(lim, math.Max(-lim, c.integ))
+	c.integ = math.Min(c.cfg.MaxDeviation, math.Max(-c.cfg.MaxDeviation, c.integ))
 }
 
 // correction is the phase loop's fractional ratio correction: PI with
 // ζ = 1 on the smoothed error. The plant is an integrator of gain
 // GraphRate (a ratio off by ε moves the queue ε·rate frames per second).
 func (c *Controller) correction() float64 {
-	w := 2 * math.Pi * c.cfg.Bandwidth
-	return (2*w*c.e2 + w*w*c.integ) / c.cfg.GraphRate
+	return 2*c.w*c.e2/c.cfg.GraphRate + c.integ
 }
+
+// wanderPPM bounds the ratio movement the sink's timestamp wander may
+// cause through the loop's proportional path; bandwidthTau is the time
+// constant with which the loop frequency follows the measured wander, s.
+const (
+	wanderPPM    = 0.05
+	bandwidthTau = 10.0
+)
 
 // jitterFloor is the least timestamp noise either clock filter assumes, s.
 // Server-filtered cycle times look smooth from one cycle to the next but
@@ -542,7 +653,20 @@ const (
 // little at every interrupt; as steps those would be heard as wow, so they
 // are spread over half a second. The lag this adds on a clock that ramps is
 // put back from the estimated ramp.
-const ratioSmooth = 0.25
+const ratioSmooth = 0.15
+
+// sinkSettle: graph positions before this many seconds of the server's
+// run are not used for the line (its DLL is still converging).
+const sinkSettle = 2.5
+
+// trimPeriods is the length of the phase trim pulse, device periods: 20
+// of 256 frames (107 ms) take half a frame out at a peak ratio offset of
+// 2·0.5/5120 = 195 ppm (a third of a cent), once, at lock or right after a
+// step that is heard anyway; 0.1 s later the ratio is the loop's again.
+const trimPeriods = 20
+
+// trimMin is the least error at lock worth a trim, graph frames.
+const trimMin = 0.1
 
 // snapScale sets the clock filters' process noise from Config.DriftRate:
 // the jerk (the drift's rate of change) random-walks by 2·slope/60 s per
@@ -572,8 +696,14 @@ func (c *Controller) smooth(r, dt float64) float64 {
 	// Two poles lag a ramp by 2τ; the ratio's ramp is the clocks' drift
 	// difference (p_dev/p_snk)' = (a_dev - a_snk) to first order.
 	lead := 0.0
-	if c.dev.valid() && c.snk.valid() {
-		lead = c.nominal * (c.dev.a - c.snk.a) * 2 * ratioSmooth
+	if c.dev.valid() && c.snkValid() {
+		// The line holds the graph clock's rate constant: only the
+		// device's drift ramps.
+		snkA := 0.0
+		if !c.ln.valid() {
+			snkA = c.snk.a
+		}
+		lead = c.nominal * (c.dev.a - snkA) * 2 * ratioSmooth
 	}
 	return c.r2 + lead
 }

@@ -51,7 +51,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := c.Config()
-	if got.MaxDeviation != 0.05 || got.ResyncBound != 128 || got.Bandwidth != 0.002 || got.DriftRate != 5 || got.LockPPM != 0.5 {
+	if got.MaxDeviation != 0.05 || got.ResyncBound != 128 || got.Bandwidth != 0.002 || got.DriftRate != 5 || got.LockPPM != 1 {
 		t.Fatalf("defaults: %+v", got)
 	}
 }

@@ -55,6 +55,7 @@ type simConfig struct {
 	traceFrom      float64 // s: print every update in [traceFrom, traceTo)
 	traceTo        float64
 	debug          func(t float64, out drift.Output, st drift.Stats)
+	every          func(t, ratioErrPPM float64, out drift.Output, st drift.Stats) // each update, for diagnostics
 }
 
 type simResult struct {
@@ -397,6 +398,9 @@ func runSim(sc simConfig) (simResult, error) {
 					res.stepMax = math.Max(res.stepMax, math.Abs(s))
 				}
 			}
+			if sc.every != nil {
+				sc.every(t, e, out, ctl.Stats())
+			}
 			if sc.keepRatioTrace && t >= nextTrace {
 				res.ratioTrace = append(res.ratioTrace, e)
 				nextTrace++
@@ -410,7 +414,9 @@ func runSim(sc simConfig) (simResult, error) {
 		// Sink cycle: the server's DLL sees the wake; the client runs
 		// unless this cycle is skipped.
 		dll.update(sinkWake, nominalPer)
-		frames := sinkJ * uint64(N)
+		// The server has been running for a minute when the bridge
+		// starts: its DLL has settled.
+		frames := sinkJ*uint64(N) + 60*uint64(sc.rate)
 		sinkJ++
 		sinkT += sinkPer
 		sinkWake = sinkT
