@@ -96,6 +96,13 @@
 // over a span T, ~0.1 ppm after a minute. Samples more than 8 σ off are
 // garbage and left out. Until the line spans half a second the
 // Kalman filter below stands in (a server that has run a while).
+// Once locked, the graph rate in the feed-forward glides to the line's
+// newest estimate at no more than 2 ppm/s at a 3 s span, falling as
+// T^-2.5 (the pace at which a line's error shrinks) to 0.2 ppm/s: a
+// sine whose frequency glides at ρ ppm/s leaves a quadratic phase that a
+// 100 ms fit misses by about π·f·ρ·T²/13, -113 dB at 1 kHz for 1 ppm/s
+// and -127 dB for 0.2, while a late wake-up moves a young line's rate by
+// ppm within a second.
 // Physics sets what this buys right after a server starts: at 10 s the
 // line is known to a few ppm and the phase error that integrates to
 // (~a frame by 10 s) is in the queue; a recording 10 s after a fresh
@@ -132,7 +139,10 @@
 // that is well outside the estimate's uncertainty is stepped away too.
 // Acquiring ends (Locked) when the graph clock's line is in use and the
 // ratio's standard error is below Config.LockPPM (default 1 ppm, the
-// issue's lock) or has stopped shrinking (high jitter).
+// issue's lock), has stopped shrinking (high jitter), or the line spans
+// 3 s: a graph clock wandering by tens of µs is known to 1 ppm only
+// after ten seconds or more, but the steps and the trim of acquiring
+// must be over before anyone listens.
 // Past Config.ResyncBound (default: half a graph period, so one skipped
 // sink cycle trips it) a resync steps it away and is counted; so does any
 // error of a frame or more right after the sink read less than a cycle

@@ -233,6 +233,8 @@ type Controller struct {
 	// Phase loop: two one-pole smoothers, then PI.
 	e1, e2, integ float64 // integ: the integral term, as a ratio correction
 	w             float64 // loop frequency in use, rad/s
+	ffSnk         float64 // graph clock rate in the feed-forward (slew-limited once locked)
+	ffSnkOn       bool
 	r1, r2        float64 // ratio smoothers
 	rInit         bool
 	loopInit      bool
@@ -413,7 +415,19 @@ func (c *Controller) Update(in Input) Output {
 	// Feed-forward: the ratio of the two measured clock rates.
 	ff := c.nominal
 	if c.dev.valid() && c.snkValid() {
-		ff = c.nominal * c.dev.p / c.snkP()
+		ps := c.snkP()
+		if c.state == Locked && c.ffSnkOn {
+			// Once locked the graph clock's rate, which is constant, may
+			// still be re-estimated (the line grows), but it glides to
+			// the new estimate at no more than sinkSlewPPM per second: a
+			// late server wake-up moves a young line by ppm within a
+			// second, and the sine would glide with it.
+			slew := math.Max(sinkSlewPPM, sinkSlewYoung*math.Pow(sinkSlewSpan/c.ln.span, 2.5))
+			d := slew * 1e-6 * float64(in.DeviceFrames-c.loopDev) / cfg.DeviceRate
+			ps = math.Min(c.ffSnk+d, math.Max(c.ffSnk-d, ps))
+		}
+		c.ffSnk, c.ffSnkOn = ps, c.state == Locked
+		ff = c.nominal * c.dev.p / ps
 	}
 	lo, hi := c.nominal*(1-cfg.MaxDeviation), c.nominal*(1+cfg.MaxDeviation)
 	ff = math.Min(hi, math.Max(lo, ff))
@@ -504,7 +518,12 @@ func (c *Controller) Update(in Input) Output {
 		steady = c.stdMarkT != 0 && sd > 0.98*c.stdMark && sd <= c.stdMark
 		c.stdMark, c.stdMarkT = sd, in.Time
 	}
-	if c.state == Acquiring && !c.hold && c.ln.valid() && (c.rateStd() < cfg.LockPPM*1e-6 || steady) && math.Abs(et) < 2 {
+	// Or once the line spans lockSpan: a graph clock whose times wander
+	// by tens of µs is known to 1 ppm only after ten seconds or more, but
+	// the steps and the trim of acquiring must be over before anyone
+	// listens; the loop and the line take it from there.
+	if c.state == Acquiring && !c.hold && c.ln.valid() && math.Abs(et) < 2 &&
+		(c.rateStd() < cfg.LockPPM*1e-6 || steady || c.ln.span >= lockSpan) {
 		c.state = Locked
 		if c.stats.LockedAt == 0 {
 			c.stats.LockedAt = in.Time
@@ -667,6 +686,23 @@ const trimPeriods = 20
 
 // trimMin is the least error at lock worth a trim, graph frames.
 const trimMin = 0.1
+
+// sinkSlewPPM is the fastest the graph clock's rate in the feed-forward
+// moves once locked, ppm per second. A frequency gliding at ρ ppm/s
+// leaves a quadratic phase that a sine fitted over 100 ms misses by about
+// π·f·ρ·T²/13: at 1 kHz -113 dB for 1 ppm/s, -127 dB at 0.2.
+// A young line's estimate converges faster than that (its error falls as
+// T^-1.5, so it moves as T^-2.5): the limit is sinkSlewYoung ppm/s at a
+// span of sinkSlewSpan seconds, falling as T^-2.5 to sinkSlewPPM.
+const (
+	sinkSlewPPM   = 0.2
+	sinkSlewYoung = 2.0
+	sinkSlewSpan  = 3.0
+)
+
+// lockSpan is the longest the graph clock's line is measured before the
+// controller locks, s.
+const lockSpan = 3.0
 
 // snapScale sets the clock filters' process noise from Config.DriftRate:
 // the jerk (the drift's rate of change) random-walks by 2·slope/60 s per
