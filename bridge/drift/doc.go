@@ -94,7 +94,11 @@
 // (pooled 0.25 s blocks, centred sums, so a day loses no precision): its
 // rate error falls as σ_w·sqrt(12/T³) for one-second-correlated wander
 // over a span T, ~0.1 ppm after a minute. Samples more than 8 σ off are
-// garbage and left out. Until the line spans half a second the
+// garbage and left out; 64 of them in a row (a third of a second) mean
+// the times stepped (a server whose DLL restarted after a long stall, a
+// driver that re-anchored its time): the line starts over 2 s later, the
+// sink filter measures afresh and the controller acquires again
+// (TestSinkTimeStep). Until the line spans half a second the
 // Kalman filter below stands in (a server that has run a while).
 // Once locked, the graph rate in the feed-forward glides to the line's
 // newest estimate at no more than 2 ppm/s at a 3 s span, falling as

@@ -308,7 +308,7 @@ func (c *Controller) Stats() Stats {
 	s.Error = c.err
 	s.Latency = c.lat
 	s.LateIRQs = c.dev.rejects
-	s.ClockRestarts = c.dev.resets
+	s.ClockRestarts = c.dev.resets + c.ln.restarts
 	return s
 }
 
@@ -399,7 +399,16 @@ func (c *Controller) Update(in Input) Output {
 		// (JACK's cycle times sit ~90 µs off their later line for the
 		// first two seconds): the line starts after that.
 		if float64(sk.Frames) >= sinkSettle*cfg.GraphRate {
+			restarts := c.ln.restarts
 			c.ln.add(sk.CycleStart, sk.Frames)
+			if c.ln.restarts != restarts {
+				// The graph's times stepped: its filter measures afresh
+				// too, and the queue is aligned again once they settle.
+				c.snk.restart()
+				if c.state == Locked {
+					c.state = Acquiring
+				}
+			}
 		}
 		c.lastCycle, c.lastSinkF, c.lastRead = sk.Cycle, sk.Frames, sk.ReadPos
 	}

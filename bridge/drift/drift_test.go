@@ -219,6 +219,26 @@ func TestSimJitter40(t *testing.T) {
 	}
 }
 
+// TestSinkTimeStep: the graph's cycle times step by a few ms while the
+// frame counter goes on (a dummy driver re-anchoring after a stall). The
+// graph clock's line must notice, measure afresh and the queue be aligned
+// again: no underrun, and from a minute after the step every target holds.
+func TestSinkTimeStep(t *testing.T) {
+	for _, step := range []float64{3e-3, -1e-3} {
+		r, err := runSim(faults(simConfig{devPPM: 200, irqJitter: 20e-6, duration: 400, settle: 160,
+			sinkStepAt: 100, sinkStep: step, seed: 31}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := issueTargets
+		want.lock = 0
+		check(t, fmt.Sprintf("graph times step %+.0f ms", step*1e3), r, want)
+		if r.stats.ClockRestarts == 0 {
+			t.Errorf("step %+.0f ms: the graph clock's line never started over", step*1e3)
+		}
+	}
+}
+
 // TestSinkSkippedCycles: a sink cycle that does not read leaves a graph
 // period too much in the ring; the controller sees it, counts it and
 // resyncs at once.

@@ -35,7 +35,12 @@ type line struct {
 	// (one second): the wander a phase loop sees at a second and slower.
 	sg2       float64
 	rejectRun int
-	rejects   uint64
+	// restarts counts the times the line started over because the
+	// published times stepped away from it; after one, samples before
+	// graph position settleUntil are not used (the server's DLL settles).
+	restarts    uint64
+	settleUntil uint64
+	rejects     uint64
 }
 
 // block holds one lineBlock of samples: u (nominal seconds since f0) and
@@ -46,22 +51,21 @@ type block struct {
 }
 
 const (
-	lineBlock   = 0.25 // s per block
-	lineBlocks  = 480  // blocks in the ring: lineSpan = 120 s
-	lineReject  = 8    // residual standard deviations that leave a sample out
-	lineRunMax  = 1000 // rejections in a row that mean the clock moved: start over
-	lineGroup   = 4    // blocks per wander group (one second)
-	lineMinN    = 32   // samples before the line is used
-	lineMinSpan = 0.5  // s of span before the line is used
-	lineFloor   = 1e-6 // s: least residual RMS assumed (µs-quantised times)
+	lineBlock    = 0.25 // s per block
+	lineBlocks   = 480  // blocks in the ring: lineSpan = 120 s
+	lineReject   = 8    // residual standard deviations that leave a sample out
+	lineRunMax   = 64   // rejections in a row (0.34 s at 48 kHz/256) that mean the times stepped: start over
+	lineResettle = 2.0  // s of graph frames not used after such a step
+	lineGroup    = 4    // blocks per wander group (one second)
+	lineMinN     = 32   // samples before the line is used
+	lineMinSpan  = 0.5  // s of span before the line is used
+	lineFloor    = 1e-6 // s: least residual RMS assumed (µs-quantised times)
 )
 
 func (l *line) init(nominal float64) { *l = line{nominal: nominal} }
 
 func (l *line) restart() {
-	nom := l.nominal
-	rej := l.rejects
-	*l = line{nominal: nom, rejects: rej}
+	*l = line{nominal: l.nominal, rejects: l.rejects, restarts: l.restarts}
 }
 
 // valid reports whether the fit can be used.
@@ -69,6 +73,9 @@ func (l *line) valid() bool { return l.fitN >= lineMinN && l.span >= lineMinSpan
 
 // add feeds one cycle: graph frame position f started at t ns.
 func (l *line) add(t int64, f uint64) {
+	if f < l.settleUntil {
+		return
+	}
 	if l.n == 0 && l.blk[l.head].n == 0 {
 		l.base, l.f0 = t, f
 	}
@@ -88,8 +95,12 @@ func (l *line) add(t int64, f uint64) {
 			l.rejects++
 			l.rejectRun++
 			if l.rejectRun >= lineRunMax {
+				// The published times stepped (a server whose DLL
+				// restarted after a long stall, a driver that re-anchored
+				// its time): measure afresh once the DLL has settled.
 				l.restart()
-				l.add(t, f)
+				l.restarts++
+				l.settleUntil = f + uint64(lineResettle*l.nominal)
 			}
 			return
 		}

@@ -41,6 +41,8 @@ type simConfig struct {
 	stallEvery     float64 // s between loop stalls (0: none)
 	stallLen       float64 // s
 	skipProb       float64 // per sink cycle
+	sinkStepAt     float64 // s: the graph's cycle times step by sinkStep here (0: never)
+	sinkStep       float64 // s
 	duration       float64 // s
 	settle         float64 // s before steady-state figures count
 	rate           float64
@@ -419,6 +421,12 @@ func runSim(sc simConfig) (simResult, error) {
 		frames := sinkJ*uint64(N) + 60*uint64(sc.rate)
 		sinkJ++
 		sinkT += sinkPer
+		if sc.sinkStepAt > 0 && sinkT-t0 >= sc.sinkStepAt {
+			// The graph's timeline steps (a driver re-anchoring its
+			// time after a stall); the frame counter goes on.
+			sinkT += sc.sinkStep
+			sc.sinkStepAt = 0
+		}
 		sinkWake = sinkT
 		if sc.sinkJitter > 0 {
 			sinkWake += rng.NormFloat64() * sc.sinkJitter
