@@ -8,7 +8,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 PKGS     := ./...
 export GOFLAGS ?= -mod=mod
 
-.PHONY: all deps build test run bench lint fmt clean
+.PHONY: all deps build test acceptance run bench lint fmt clean
 
 all: build
 
@@ -18,10 +18,20 @@ deps:
 build: deps
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sgbridge
 
-# Tests start their own private JACK servers; nothing needs to be running.
+# Tests start their own private JACK and PipeWire servers; nothing needs to
+# be running. One package at a time (-p 1): the real-server tests measure
+# real-time behaviour, and a CPU-bound package beside them on a 2-core
+# machine would measure the machine instead.
 test: deps
 	$(GO) vet $(PKGS)
-	JACK_NO_START_SERVER=1 $(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) vet -tags acceptance $(PKGS)
+	JACK_NO_START_SERVER=1 $(GO) test -p 1 -count=1 -timeout 20m $(PKGS)
+
+# The open issues' real-server targets as the issues state them (drift to
+# 0.1 ppm on JACK, PipeWire and UIO, under GC pressure, ALSA beside
+# zita-a2j). Not part of `test` until the code meets them.
+acceptance: deps
+	JACK_NO_START_SERVER=1 $(GO) test -tags acceptance -p 1 -count=1 -timeout 30m -run 'Drift|ALSA' -v ./cmd/sgbridge
 
 run: build
 	@scripts/run.sh $(ARGS)
