@@ -78,7 +78,10 @@ func TestCounterBitExact(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
-			cfg.Channels, cfg.Rate, cfg.Period, cfg.Buffers = 3, 48000, 128, 4
+			// 512-frame periods give the test's reader (a plain goroutine,
+			// not the engine's real-time loop) 32 ms before the PCM
+			// overruns: a loaded CI machine then cannot fake a bug.
+			cfg.Channels, cfg.Rate, cfg.Period, cfg.Buffers = 3, 48000, 512, 4
 			d, err := Open(cfg)
 			if err != nil {
 				t.Fatal(err)
