@@ -24,29 +24,32 @@ func TestDriftHoldsThroughJACK(t *testing.T) { driftThroughJACK(t, 0, holdBars) 
 func driftThroughJACK(t *testing.T, gcMBps float64, b sineBars) {
 	needBinary(t, "jackd", "jack_capture", "jack_lsp")
 	const ppm, settle, seconds, channels = 200, 10, 30, 2
-	srv := jackd.StartT(t, 48000, 256)
-	env := []string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}
-	args := []string{"run", "--device", "sim", "--sim-signal", "sine", "--sim-ppm", strconv.Itoa(ppm),
-		"--channels", strconv.Itoa(channels), "--name", "sgbd"}
-	if gcMBps > 0 {
-		args = append(args, "--gc-stress", strconv.FormatFloat(gcMBps, 'f', -1, 64))
-	}
-	p := startSgbridge(t, env, args...)
-	p.logOnFailure(t)
-	waitPorts(t, srv.Name, "sgbd:capture_", channels, p)
-	time.Sleep(settle * time.Second)
-
-	x := record(t, env, "sgbd:capture_*", channels, seconds)
-	p.stop(t)
-	st := finalStats(t, p.output())
-	t.Logf("sgbridge at exit: %v", st)
-	if len(x) != channels || len(x[0]) < (seconds-1)*48000 {
-		t.Fatalf("recorded %d channels, %d frames", len(x), len(x[0]))
-	}
-	checkSines(t, x, ppm, b)
-	if st["underruns"] != 0 || st["xruns"] != 0 || st["overflow_frames"] != 0 {
-		t.Errorf("want 0 underruns, xruns and overflows, got %v", st)
-	}
+	realtime(t, func() (map[string]uint64, func()) {
+		srv := jackd.StartT(t, 48000, 256)
+		env := []string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}
+		args := []string{"run", "--device", "sim", "--sim-signal", "sine", "--sim-ppm", strconv.Itoa(ppm),
+			"--channels", strconv.Itoa(channels), "--name", "sgbd"}
+		if gcMBps > 0 {
+			args = append(args, "--gc-stress", strconv.FormatFloat(gcMBps, 'f', -1, 64))
+		}
+		p := startSgbridge(t, env, args...)
+		waitPorts(t, srv.Name, "sgbd:capture_", channels, p)
+		time.Sleep(settle * time.Second)
+		x := record(t, env, "sgbd:capture_*", channels, seconds)
+		p.stop(t)
+		st := finalStats(t, p.output())
+		t.Logf("sgbridge at exit: %v", st)
+		return st, func() {
+			p.logOnFailure(t)
+			if len(x) != channels || len(x[0]) < (seconds-1)*48000 {
+				t.Fatalf("recorded %d channels, %d frames", len(x), len(x[0]))
+			}
+			checkSines(t, x, ppm, b)
+			if st["underruns"] != 0 || st["xruns"] != 0 || st["overflow_frames"] != 0 {
+				t.Errorf("want 0 underruns, xruns and overflows, got %v", st)
+			}
+		}
+	})
 }
 
 // sineBars is what checkSines holds a recording to.

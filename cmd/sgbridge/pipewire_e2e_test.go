@@ -155,33 +155,37 @@ func pwRecordLinks(t *testing.T, srv *pwtest.Server, node string, positions, por
 // recorded by pw-record: every sample right, channels in order, the node
 // named and described as asked.
 func TestCounterBitExactThroughPipeWire(t *testing.T) {
-	srv := pwtest.StartT(t, pwtest.Config{Rate: 48000, Quantum: 256})
 	needBinary(t, "pw-record")
 	const channels, seconds = 8, 10
-	p := startSgbridge(t, srv.Env(), "run", "--sink", "pipewire", "--device", "sim", "--sim-signal", "counter",
-		"--channels", strconv.Itoa(channels), "--no-resample", "--name", "sgbpw")
-	p.logOnFailure(t)
-	node := waitNode(t, srv, "sgbpw", p)
-	for key, want := range map[string]string{
-		"media.class":      "Audio/Source",
-		"node.description": "Simulated SG grabber (sgbpw)",
-		"audio.position":   "FL,FR,FC,LFE,RL,RR,SL,SR",
-	} {
-		if got := node.Prop(key); got != want {
-			t.Errorf("node %s = %q, want %q", key, got, want)
+	realtime(t, func() (map[string]uint64, func()) {
+		srv := pwtest.StartT(t, pwtest.Config{Rate: 48000, Quantum: 256})
+		p := startSgbridge(t, srv.Env(), "run", "--sink", "pipewire", "--device", "sim", "--sim-signal", "counter",
+			"--channels", strconv.Itoa(channels), "--no-resample", "--name", "sgbpw")
+		node := waitNode(t, srv, "sgbpw", p)
+		x := pwRecord(t, srv, "sgbpw", pipewire.DefaultPositions(channels), seconds*time.Second)
+		p.stop(t)
+		st := finalStats(t, p.output())
+		return st, func() {
+			p.logOnFailure(t)
+			for key, want := range map[string]string{
+				"media.class":      "Audio/Source",
+				"node.description": "Simulated SG grabber (sgbpw)",
+				"audio.position":   "FL,FR,FC,LFE,RL,RR,SL,SR",
+			} {
+				if got := node.Prop(key); got != want {
+					t.Errorf("node %s = %q, want %q", key, got, want)
+				}
+			}
+			checked := verifyCounter(t, x)
+			t.Logf("%d frames x %d channels bit-exact and continuous (%.1f s); sgbridge at exit: %v", checked, channels, float64(checked)/48000, st)
+			if checked < (seconds-2)*48000 {
+				t.Fatalf("only %d frames carried the signal", checked)
+			}
+			if st["underruns"] != 0 || st["xruns"] != 0 || st["lost_irqs"] != 0 || st["overflow_frames"] != 0 {
+				t.Fatalf("want 0 underruns, xruns, lost interrupts, overflows; got %v", st)
+			}
 		}
-	}
-	x := pwRecord(t, srv, "sgbpw", pipewire.DefaultPositions(channels), seconds*time.Second)
-	p.stop(t)
-	st := finalStats(t, p.output())
-	checked := verifyCounter(t, x)
-	t.Logf("%d frames x %d channels bit-exact and continuous (%.1f s); sgbridge at exit: %v", checked, channels, float64(checked)/48000, st)
-	if checked < (seconds-2)*48000 {
-		t.Fatalf("only %d frames carried the signal", checked)
-	}
-	if st["underruns"] != 0 || st["xruns"] != 0 || st["lost_irqs"] != 0 || st["overflow_frames"] != 0 {
-		t.Fatalf("want 0 underruns, xruns, lost interrupts, overflows; got %v", st)
-	}
+	})
 }
 
 // TestAutoSinkPicksPipeWire: with a PipeWire daemon reachable and no JACK
@@ -198,29 +202,33 @@ func TestAutoSinkPicksPipeWire(t *testing.T) {
 // TestJACKSinkUnderPwJack: the JACK sink against PipeWire's libjack
 // (pw-jack) carries the counter bit-exact too.
 func TestJACKSinkUnderPwJack(t *testing.T) {
-	srv := pwtest.StartT(t, pwtest.Config{Rate: 48000, Quantum: 256})
 	needBinary(t, "pw-jack", "pw-record")
 	const channels, seconds = 4, 6
 	dir := "/usr/lib/x86_64-linux-gnu/pipewire-0.3/jack"
 	if _, err := os.Stat(filepath.Join(dir, "libjack.so.0")); err != nil {
-		t.Skipf("SKIP: pipewire-jack NOT INSTALLED (%v)", err)
+		t.Skipf("SKIPPED LOUDLY: pipewire-jack NOT INSTALLED (%v)", err)
 	}
-	env := append(srv.Env(), "LD_LIBRARY_PATH="+dir, "PIPEWIRE_QUANTUM=256/48000")
-	p := startSgbridge(t, env, "run", "--sink", "jack", "--device", "sim", "--sim-signal", "counter",
-		"--channels", strconv.Itoa(channels), "--no-resample", "--name", "sgbpwj")
-	p.logOnFailure(t)
-	waitNode(t, srv, "sgbpwj", p)
-	// A JACK client's ports carry no positions; link in port order.
-	var ports []string
-	for i := range channels {
-		ports = append(ports, fmt.Sprintf("sgbpwj:capture_%d", i+1))
-	}
-	x := pwRecordLinks(t, srv, "sgbpwj", []string{"AUX0", "AUX1", "AUX2", "AUX3"}, ports, (seconds+1)*time.Second)
-	p.stop(t)
-	st := finalStats(t, p.output())
-	checked := verifyCounter(t, x)
-	t.Logf("under pw-jack: %d frames x %d channels bit-exact (%.1f s); sgbridge at exit: %v", checked, channels, float64(checked)/48000, st)
-	if checked < (seconds-2)*48000 {
-		t.Fatalf("only %d frames carried the signal", checked)
-	}
+	realtime(t, func() (map[string]uint64, func()) {
+		srv := pwtest.StartT(t, pwtest.Config{Rate: 48000, Quantum: 256})
+		env := append(srv.Env(), "LD_LIBRARY_PATH="+dir, "PIPEWIRE_QUANTUM=256/48000")
+		p := startSgbridge(t, env, "run", "--sink", "jack", "--device", "sim", "--sim-signal", "counter",
+			"--channels", strconv.Itoa(channels), "--no-resample", "--name", "sgbpwj")
+		waitNode(t, srv, "sgbpwj", p)
+		// A JACK client's ports carry no positions; link in port order.
+		var ports []string
+		for i := range channels {
+			ports = append(ports, fmt.Sprintf("sgbpwj:capture_%d", i+1))
+		}
+		x := pwRecordLinks(t, srv, "sgbpwj", []string{"AUX0", "AUX1", "AUX2", "AUX3"}, ports, (seconds+1)*time.Second)
+		p.stop(t)
+		st := finalStats(t, p.output())
+		return st, func() {
+			p.logOnFailure(t)
+			checked := verifyCounter(t, x)
+			t.Logf("under pw-jack: %d frames x %d channels bit-exact (%.1f s); sgbridge at exit: %v", checked, channels, float64(checked)/48000, st)
+			if checked < (seconds-2)*48000 {
+				t.Fatalf("only %d frames carried the signal", checked)
+			}
+		}
+	})
 }

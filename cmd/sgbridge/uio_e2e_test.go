@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -58,26 +57,31 @@ func emuStats(t *testing.T, p *proc) map[string]uint64 {
 func TestUIOCounterBitExactThroughJACK(t *testing.T) {
 	needBinary(t, "jackd", "jack_capture", "jack_lsp")
 	const seconds = 30
-	emuP, root := startEmu(t, "--signal", "counter")
-	srv := jackd.StartT(t, 48000, 256)
-	env := []string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}
-	p := startSgbridge(t, env, "run", "--device", "uio:sgrab", "--uio-root", root, "--no-resample", "--latency", latencyMargin, "--name", "sgb")
-	waitPorts(t, srv.Name, "sgb:capture_", 2, p)
-	x := record(t, env, "sgb:capture_*", 2, seconds)
-	p.stop(t)
-	if got := len(x[0]); got < (seconds-1)*48000 {
-		t.Fatalf("recorded %d frames", got)
-	}
-	checked := verifyCounter(t, x)
-	t.Logf("%d frames x 2 channels bit-exact and continuous (%.1f s) via UIO emulator", checked, float64(checked)/48000)
-	if checked < (seconds-2)*48000 {
-		t.Fatalf("only %d frames carried the signal", checked)
-	}
-	st := finalStats(t, p.output())
-	es := emuStats(t, emuP)
-	if st["underruns"] != 0 || st["xruns"] != 0 || st["overflow_frames"] != 0 || st["lost_irqs"] != es["skipped"] {
-		t.Fatalf("bridge %v, emulator %v\n%s", st, es, p.output())
-	}
+	realtime(t, func() (map[string]uint64, func()) {
+		emuP, root := startEmu(t, "--signal", "counter")
+		srv := jackd.StartT(t, 48000, 256)
+		env := []string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}
+		p := startSgbridge(t, env, "run", "--device", "uio:sgrab", "--uio-root", root, "--no-resample", "--latency", latencyMargin, "--name", "sgb")
+		waitPorts(t, srv.Name, "sgb:capture_", 2, p)
+		x := record(t, env, "sgb:capture_*", 2, seconds)
+		p.stop(t)
+		st := finalStats(t, p.output())
+		es := emuStats(t, emuP)
+		return st, func() {
+			p.logOnFailure(t)
+			if got := len(x[0]); got < (seconds-1)*48000 {
+				t.Fatalf("recorded %d frames", got)
+			}
+			checked := verifyCounter(t, x)
+			t.Logf("%d frames x 2 channels bit-exact and continuous (%.1f s) via UIO emulator", checked, float64(checked)/48000)
+			if checked < (seconds-2)*48000 {
+				t.Fatalf("only %d frames carried the signal", checked)
+			}
+			if st["underruns"] != 0 || st["xruns"] != 0 || st["overflow_frames"] != 0 || st["lost_irqs"] != es["skipped"] {
+				t.Fatalf("bridge %v, emulator %v", st, es)
+			}
+		}
+	})
 }
 
 // Lost interrupts injected by the emulator are counted exactly by the
@@ -105,34 +109,37 @@ func TestUIOLostInterruptsCounted(t *testing.T) {
 // its ports, and the audio resumes.
 func TestUIOVanishAndReturn(t *testing.T) {
 	needBinary(t, "jackd", "jack_capture", "jack_lsp")
-	_, root := startEmu(t, "--signal", "counter", "--vanish-after", "3s", "--return-after", "2s")
-	srv := jackd.StartT(t, 48000, 256)
-	env := []string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}
-	p := startSgbridge(t, env, "run", "--device", "uio:sgrab", "--uio-root", root, "--no-resample", "--wait", "--name", "sgb")
-	p.logOnFailure(t)
-	waitPorts(t, srv.Name, "sgb:capture_", 2, p)
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(p.output(), "device is back") {
-		select {
-		case <-p.done:
-			t.Fatalf("sgbridge exited when the device vanished (%v):\n%s", p.err, p.output())
-		case <-time.After(100 * time.Millisecond):
+	realtime(t, func() (map[string]uint64, func()) {
+		_, root := startEmu(t, "--signal", "counter", "--vanish-after", "3s", "--return-after", "2s")
+		srv := jackd.StartT(t, 48000, 256)
+		env := []string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}
+		p := startSgbridge(t, env, "run", "--device", "uio:sgrab", "--uio-root", root, "--no-resample", "--wait", "--name", "sgb")
+		p.logOnFailure(t)
+		waitPorts(t, srv.Name, "sgb:capture_", 2, p)
+		deadline := time.Now().Add(15 * time.Second)
+		for !strings.Contains(p.output(), "device is back") {
+			select {
+			case <-p.done:
+				t.Fatalf("sgbridge exited when the device vanished (%v):\n%s", p.err, p.output())
+			case <-time.After(100 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("never resumed:\n%s", p.output())
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never resumed:\n%s", p.output())
+		x := record(t, env, "sgb:capture_*", 2, 3)
+		p.stop(t)
+		st := finalStats(t, p.output())
+		return st, func() {
+			if !strings.Contains(p.output(), "device gone") {
+				t.Fatalf("no clear log line for the vanished device:\n%s", p.output())
+			}
+			if strings.Contains(p.output(), "panic") {
+				t.Fatalf("panicked:\n%s", p.output())
+			}
+			if checked := verifyCounter(t, x); checked < 2*48000 {
+				t.Fatalf("only %d frames after the return", checked)
+			}
 		}
-	}
-	if !strings.Contains(p.output(), "device gone") {
-		t.Fatalf("no clear log line for the vanished device:\n%s", p.output())
-	}
-	x := record(t, env, "sgb:capture_*", 2, 3)
-	checked := verifyCounter(t, x)
-	if checked < 2*48000 {
-		t.Fatalf("only %d frames after the return", checked)
-	}
-	p.cmd.Process.Signal(syscall.SIGINT)
-	p.stop(t)
-	if strings.Contains(p.output(), "panic") {
-		t.Fatalf("panicked:\n%s", p.output())
-	}
+	})
 }
