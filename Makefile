@@ -19,13 +19,11 @@ build: deps
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sgbridge
 
 # Tests start their own private JACK and PipeWire servers; nothing needs to
-# be running. One package at a time (-p 1): the real-server tests measure
-# real-time behaviour, and a CPU-bound package beside them on a 2-core
-# machine would measure the machine instead.
+# be running. scripts/test.sh says how they are run and why.
 test: deps
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags acceptance $(PKGS)
-	JACK_NO_START_SERVER=1 $(GO) test -p 1 -count=1 -timeout 20m $(PKGS)
+	scripts/test.sh $(PKGS)
 
 # The open issues' real-server targets as the issues state them (drift to
 # 0.1 ppm on JACK, PipeWire and UIO, under GC pressure, ALSA beside

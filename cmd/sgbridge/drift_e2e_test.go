@@ -37,6 +37,7 @@ func driftThroughJACK(t *testing.T, gcMBps float64, b sineBars) {
 		time.Sleep(settle * time.Second)
 		x := record(t, env, "sgbd:capture_*", channels, seconds)
 		p.stop(t)
+		srv.Stop() // the next attempt must not share the machine with this server
 		st := finalStats(t, p.output())
 		t.Logf("sgbridge at exit: %v", st)
 		return st, func() {

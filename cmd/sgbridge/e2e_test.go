@@ -216,6 +216,7 @@ func TestCounterBitExactThroughJACK(t *testing.T) {
 		waitPorts(t, srv.Name, "sgb:capture_", channels, p)
 		x := record(t, env, "sgb:capture_*", channels, seconds)
 		p.stop(t)
+		srv.Stop() // the next attempt must not share the machine with this server
 		st := finalStats(t, p.output())
 		t.Logf("sgbridge at exit: %v", st)
 		return st, func() {

@@ -164,6 +164,7 @@ func TestCounterBitExactThroughPipeWire(t *testing.T) {
 		node := waitNode(t, srv, "sgbpw", p)
 		x := pwRecord(t, srv, "sgbpw", pipewire.DefaultPositions(channels), seconds*time.Second)
 		p.stop(t)
+		srv.Stop() // the next attempt must not share the machine with this server
 		st := finalStats(t, p.output())
 		return st, func() {
 			p.logOnFailure(t)
@@ -221,6 +222,7 @@ func TestJACKSinkUnderPwJack(t *testing.T) {
 		}
 		x := pwRecordLinks(t, srv, "sgbpwj", []string{"AUX0", "AUX1", "AUX2", "AUX3"}, ports, (seconds+1)*time.Second)
 		p.stop(t)
+		srv.Stop() // the next attempt must not share the machine with this server
 		st := finalStats(t, p.output())
 		return st, func() {
 			p.logOnFailure(t)

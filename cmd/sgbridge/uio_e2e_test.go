@@ -65,6 +65,7 @@ func TestUIOCounterBitExactThroughJACK(t *testing.T) {
 		waitPorts(t, srv.Name, "sgb:capture_", 2, p)
 		x := record(t, env, "sgb:capture_*", 2, seconds)
 		p.stop(t)
+		srv.Stop() // the next attempt must not share the machine with this server
 		st := finalStats(t, p.output())
 		es := emuStats(t, emuP)
 		return st, func() {
@@ -129,6 +130,7 @@ func TestUIOVanishAndReturn(t *testing.T) {
 		}
 		x := record(t, env, "sgb:capture_*", 2, 3)
 		p.stop(t)
+		srv.Stop() // the next attempt must not share the machine with this server
 		st := finalStats(t, p.output())
 		return st, func() {
 			if !strings.Contains(p.output(), "device gone") {
