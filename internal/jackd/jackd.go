@@ -211,14 +211,19 @@ func StartT(t testing.TB, rate, period int) *Server {
 }
 
 // CanRealtime reports whether this process may use SCHED_FIFO (root, or
-// an RLIMIT_RTPRIO above zero), found by trying it on a throwaway thread.
+// an RLIMIT_RTPRIO above zero), found by trying it on a locked thread and
+// putting the thread back to SCHED_OTHER at once (a goroutine that exits
+// locked does not always take its thread with it: the main thread stays).
 func CanRealtime() bool {
 	ok := make(chan bool)
 	go func() {
-		// The locked thread is never unlocked, so it exits with the
-		// goroutine and its scheduling class goes with it.
 		runtime.LockOSThread()
-		ok <- unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}, 0) == nil
+		defer runtime.UnlockOSThread()
+		err := unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}, 0)
+		if err == nil {
+			unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}, 0)
+		}
+		ok <- err == nil
 	}()
 	return <-ok
 }
