@@ -57,10 +57,12 @@ func CounterValue(n uint64, c int) int32 {
 // ChannelFreq is the sine frequency of channel c for base frequency f.
 func ChannelFreq(f float64, c int) float64 { return f * (1 + float64(c)/4) }
 
-// generator writes one buffer's worth of a signal. It keeps per-channel
-// frequencies split into whole and fractional cycles per nominal second so
-// the phase stays exact over days of frames.
-type generator struct {
+// Generator writes a signal into buffers in a device's native format, as
+// DMA would: the simulator and the UIO emulator both fill their buffers
+// with it, so their recordings verify the same way. It keeps per-channel
+// frequencies split into whole and fractional cycles per nominal second
+// so the phase stays exact over days of frames.
+type Generator struct {
 	signal  Signal
 	format  device.Format
 	whole   []float64 // floor(f_c)
@@ -69,8 +71,10 @@ type generator struct {
 	counter bool
 }
 
-func newGenerator(sig Signal, f device.Format, freq float64) (*generator, error) {
-	g := &generator{signal: sig, format: f, rate: uint64(f.Rate)}
+// NewGenerator checks that f can carry sig (the counter needs 24 bits,
+// every sine must stay below Nyquist) and returns its generator.
+func NewGenerator(sig Signal, f device.Format, freq float64) (*Generator, error) {
+	g := &Generator{signal: sig, format: f, rate: uint64(f.Rate)}
 	switch sig {
 	case Counter:
 		if f.Sample.Bits() < 24 {
@@ -95,8 +99,9 @@ func newGenerator(sig Signal, f device.Format, freq float64) (*generator, error)
 	return g, nil
 }
 
-// fill writes frames first..first+len(buf)/frameBytes-1 into buf.
-func (g *generator) fill(buf []byte, first uint64) {
+// Fill writes frames first..first+len(buf)/FrameBytes-1 of the stream
+// into buf, which holds whole frames.
+func (g *Generator) Fill(buf []byte, first uint64) {
 	f := g.format
 	bps := f.Sample.Bytes()
 	frames := len(buf) / f.FrameBytes()

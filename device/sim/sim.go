@@ -39,7 +39,7 @@ const DefaultFreq = 997
 type Grabber struct {
 	cfg   Config
 	clock Clock
-	gen   *generator
+	gen   *Generator
 	fd    int
 	view  *device.RingView
 	rng   *rand.Rand
@@ -74,7 +74,7 @@ func New(cfg Config) (*Grabber, error) {
 	case cfg.Stall > 0 && cfg.StallEvery <= cfg.Stall:
 		return nil, fmt.Errorf("sim: stalls of %v need a longer interval than %v", cfg.Stall, cfg.StallEvery)
 	}
-	gen, err := newGenerator(cfg.Signal, f, cfg.Freq)
+	gen, err := NewGenerator(cfg.Signal, f, cfg.Freq)
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
@@ -230,7 +230,7 @@ func (g *Grabber) fill(k uint64) {
 		from = k - n + 1
 	}
 	for j := from; j <= k; j++ {
-		g.gen.fill(g.view.Buffer(int((j-1)%n)), (j-1)*uint64(g.cfg.Format.Period))
+		g.gen.Fill(g.view.Buffer(int((j-1)%n)), (j-1)*uint64(g.cfg.Format.Period))
 	}
 	g.filled = k
 }

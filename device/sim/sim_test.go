@@ -94,13 +94,13 @@ func TestSineValues(t *testing.T) {
 // The phase must stay exact after days of frames.
 func TestSinePhaseFarOut(t *testing.T) {
 	f := format(device.FloatLE, 1, 256)
-	gen, err := newGenerator(Sine, f, 997.123)
+	gen, err := NewGenerator(Sine, f, 997.123)
 	if err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 4*16)
 	first := uint64(48000) * 86400 * 3 // three days in
-	gen.fill(buf, first)
+	gen.Fill(buf, first)
 	dst := [][]float32{make([]float32, 16)}
 	device.Convert(dst, buf, device.FloatLE, 16)
 	for i, got := range dst[0] {

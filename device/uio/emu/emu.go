@@ -77,7 +77,7 @@ type Stats struct {
 type Emulator struct {
 	cfg       Config
 	log       *slog.Logger
-	gen       *generator
+	gen       *sim.Generator
 	page      int
 	periodNs  float64
 	createdDs []string // directories New made, to remove at the end
@@ -140,7 +140,7 @@ func New(cfg Config) (*Emulator, error) {
 	if p.Format.Period%2 != 0 {
 		return nil, fmt.Errorf("emu: period %d: the emulated DMA writes each buffer in two halves, give an even period", f.Period)
 	}
-	gen, err := newGenerator(cfg.Signal, f, cfg.Freq)
+	gen, err := sim.NewGenerator(cfg.Signal, f, cfg.Freq)
 	if err != nil {
 		return nil, fmt.Errorf("emu: %w", err)
 	}
@@ -490,10 +490,10 @@ func (e *Emulator) Run(ctx context.Context) error {
 		buf := in.bufs[k%n]
 		h := len(buf) / 2 / fb * fb
 		if half%2 == 1 { // first half of buffer k+1
-			e.gen.fill(buf[:h], k*period)
+			e.gen.Fill(buf[:h], k*period)
 			continue
 		}
-		e.gen.fill(buf[h:], k*period+uint64(h/fb))
+		e.gen.Fill(buf[h:], k*period+uint64(h/fb))
 		k++
 		e.complete(in, k, n)
 		switch {
