@@ -12,6 +12,12 @@ import (
 // PortAudio opens. The flags o carries become the stream's format; the
 // rate defaults to the graph's when the device offers it (no needless
 // rate conversion), else to the device's default.
+//
+// registry() does not serve them yet: PortAudio 19.6 spins at real-time
+// priority when a card vanishes while a read waits, and a bridge must
+// survive an unplugged USB grabber. Until the backend waits on the device
+// itself, device/portaudio's own tests cover it and the end-to-end ALSA
+// tests (make acceptance) say loudly that it is not registered.
 func portaudioBackends(o *runOptions) []device.Backend {
 	open := func(backend string) func(string) (device.Grabber, error) {
 		return func(name string) (device.Grabber, error) {
