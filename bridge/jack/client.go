@@ -100,6 +100,12 @@ func Open(cfg Config) (*Client, error) {
 	if cfg.PortPrefix == "" {
 		cfg.PortPrefix = "capture_"
 	}
+	if srv := serverName(cfg.Server); cfg.Name == srv {
+		// jackd2 1.9.21's libjack names a client's socket after the
+		// server and the client: with both names equal it unlinks the
+		// server's own socket, and no client can reach the server again.
+		return nil, fmt.Errorf("jack: client name %q is the JACK server's name: libjack would remove the server's socket; pick another --name", cfg.Name)
+	}
 	C.sgb_jack_quiet()
 
 	var p [2]int

@@ -320,3 +320,19 @@ func TestCloseIsNotShutdown(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// A client named like its server would make libjack unlink the server's
+// socket (seen with jackd2 1.9.21): Open refuses before libjack runs.
+func TestOpenRefusesTheServersName(t *testing.T) {
+	for _, tc := range []struct{ name, server, env string }{
+		{"studio", "studio", ""},
+		{"studio", "", "studio"},
+		{"default", "", ""},
+	} {
+		t.Setenv("JACK_DEFAULT_SERVER", tc.env)
+		_, err := Open(Config{Name: tc.name, Server: tc.server})
+		if err == nil || !strings.Contains(err.Error(), "is the JACK server's name") {
+			t.Errorf("Open(%q on %q, env %q) = %v", tc.name, tc.server, tc.env, err)
+		}
+	}
+}
