@@ -243,16 +243,21 @@ func record(t *testing.T, node string, channels int, positions []string, d time.
 	return x
 }
 
-// checkCounter checks that from its first non-silent frame on, every
-// channel carries the counter bit-exact, with channel c offset by 4096·c
-// from channel 0 (so the channels arrive in order). It returns the frames
-// checked.
+// checkCounter checks that from 100 ms after its first non-silent frame
+// on, every channel carries the counter bit-exact, with channel c offset
+// by 4096·c from channel 0 (so the channels arrive in order). It returns
+// the frames checked. The first 100 ms are pw-record's: while its stream
+// joins the graph it can take its first buffer a cycle early (seen once in
+// CI as one 256-frame step at frame 256 of the recording, with the sink
+// reporting every cycle served); a cycle the sink itself misses shows in
+// its NoBuffer and underrun counters, which the tests assert.
 func checkCounter(t *testing.T, x [][]float64) int {
 	t.Helper()
 	start := analysis.SkipZeros(x[1])
 	if start == len(x[1]) {
 		t.Fatal("the recording is silent")
 	}
+	start = min(start+rate/10, len(x[1]))
 	var n0 uint32
 	for c := range x {
 		s, err := analysis.Counter(x[c][start:], c)

@@ -28,7 +28,7 @@ func driftThroughJACK(t *testing.T, gcMBps float64, b sineBars) {
 		srv := jackd.StartT(t, 48000, 256)
 		env := []string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}
 		args := []string{"run", "--device", "sim", "--sim-signal", "sine", "--sim-ppm", strconv.Itoa(ppm),
-			"--channels", strconv.Itoa(channels), "--name", "sgbd"}
+			"--channels", strconv.Itoa(channels), "--latency", testLatency, "--name", "sgbd"}
 		if gcMBps > 0 {
 			args = append(args, "--gc-stress", strconv.FormatFloat(gcMBps, 'f', -1, 64))
 		}

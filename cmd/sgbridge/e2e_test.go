@@ -151,15 +151,22 @@ func finalStats(t *testing.T, out string) map[string]uint64 {
 	return nil
 }
 
-// stallLimit is the longest hold-up of sgbridge's SCHED_FIFO interrupt
-// loop that a machine holding real time can cause; see realtime.
-const stallLimit = 5000 // µs
+// testLatency is the queue margin (frames, --latency) of the real-server
+// tests that judge audio: 20.8 ms at 48 kHz. The virtual machines CI runs
+// on lose the CPU to their host for 5-30 ms now and then; the margin keeps
+// those hiccups out of the audio the tests check. What the default margin
+// covers on real hardware is a separate, measured figure (worst stall in
+// sgbridge status).
+const testLatency = "1000"
+
+// stallLimit is the longest hold-up of sgbridge's interrupt loop that
+// testLatency absorbs; see realtime.
+const stallLimit = 20000 // µs
 
 // disturbed says why a run measured the machine rather than sgbridge: the
 // server reported xruns (its own real-time thread missed a cycle), or
-// sgbridge's real-time interrupt loop was held longer than stallLimit
-// (the virtual machines CI runs on lose the CPU to their host for
-// milliseconds at a time). "" means the run was clean.
+// sgbridge's interrupt loop was held longer than the test margin absorbs
+// (stallLimit). "" means the run was clean.
 func disturbed(st map[string]uint64) string {
 	var why []string
 	if st["xruns"] > 0 {
@@ -212,7 +219,7 @@ func TestCounterBitExactThroughJACK(t *testing.T) {
 		srv := jackd.StartT(t, 48000, 256)
 		env := []string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}
 		p := startSgbridge(t, env, "run", "--device", "sim", "--sim-signal", "counter",
-			"--channels", strconv.Itoa(channels), "--no-resample", "--name", "sgb")
+			"--channels", strconv.Itoa(channels), "--no-resample", "--latency", testLatency, "--name", "sgb")
 		waitPorts(t, srv.Name, "sgb:capture_", channels, p)
 		x := record(t, env, "sgb:capture_*", channels, seconds)
 		p.stop(t)

@@ -160,7 +160,7 @@ func TestCounterBitExactThroughPipeWire(t *testing.T) {
 	realtime(t, func() (map[string]uint64, func()) {
 		srv := pwtest.StartT(t, pwtest.Config{Rate: 48000, Quantum: 256})
 		p := startSgbridge(t, srv.Env(), "run", "--sink", "pipewire", "--device", "sim", "--sim-signal", "counter",
-			"--channels", strconv.Itoa(channels), "--no-resample", "--name", "sgbpw")
+			"--channels", strconv.Itoa(channels), "--no-resample", "--latency", testLatency, "--name", "sgbpw")
 		node := waitNode(t, srv, "sgbpw", p)
 		x := pwRecord(t, srv, "sgbpw", pipewire.DefaultPositions(channels), seconds*time.Second)
 		p.stop(t)
@@ -213,7 +213,7 @@ func TestJACKSinkUnderPwJack(t *testing.T) {
 		srv := pwtest.StartT(t, pwtest.Config{Rate: 48000, Quantum: 256})
 		env := append(srv.Env(), "LD_LIBRARY_PATH="+dir, "PIPEWIRE_QUANTUM=256/48000")
 		p := startSgbridge(t, env, "run", "--sink", "jack", "--device", "sim", "--sim-signal", "counter",
-			"--channels", strconv.Itoa(channels), "--no-resample", "--name", "sgbpwj")
+			"--channels", strconv.Itoa(channels), "--no-resample", "--latency", testLatency, "--name", "sgbpwj")
 		waitNode(t, srv, "sgbpwj", p)
 		// A JACK client's ports carry no positions; link in port order.
 		var ports []string

@@ -11,11 +11,10 @@ import (
 	"github.com/sgbridge/sgbridge/internal/jackd"
 )
 
-// latencyMargin is the queue margin of the UIO runs: one device period
-// (512 frames) and some. A lost interrupt delivers its buffer a period
-// late, and the emulator is a separate process whose interrupt delivery
-// jitters by more than the default margin's 1.3 ms on a loaded machine.
-const latencyMargin = "600"
+// latencyMargin is the queue margin of the UIO runs: testLatency, which
+// also covers a lost interrupt delivering its buffer a period (512
+// frames) late.
+const latencyMargin = testLatency
 
 // startEmu runs `sgbridge emu` on a fresh root and waits for its device.
 func startEmu(t *testing.T, args ...string) (*proc, string) {
@@ -114,7 +113,7 @@ func TestUIOVanishAndReturn(t *testing.T) {
 		_, root := startEmu(t, "--signal", "counter", "--vanish-after", "3s", "--return-after", "2s")
 		srv := jackd.StartT(t, 48000, 256)
 		env := []string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}
-		p := startSgbridge(t, env, "run", "--device", "uio:sgrab", "--uio-root", root, "--no-resample", "--wait", "--name", "sgb")
+		p := startSgbridge(t, env, "run", "--device", "uio:sgrab", "--uio-root", root, "--no-resample", "--wait", "--latency", latencyMargin, "--name", "sgb")
 		p.logOnFailure(t)
 		waitPorts(t, srv.Name, "sgb:capture_", 2, p)
 		deadline := time.Now().Add(15 * time.Second)
