@@ -3,7 +3,7 @@
 // The acceptance tests assert the open issues' real-server targets as the
 // issues state them. They run with `make acceptance` (go test -tags
 // acceptance ./cmd/sgbridge) and stay out of the default run until the
-// code meets them; the default run holds what is achieved today (holdBars).
+// code meets them.
 package main
 
 import (
