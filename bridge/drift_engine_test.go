@@ -33,25 +33,8 @@ type driftRig struct {
 
 func newDriftRig(t *testing.T, scfg sim.Config, graphPPM float64) *driftRig {
 	t.Helper()
-	clk := &sim.VirtualClock{T: 1e9}
-	scfg.Clock = clk
-	g, err := sim.New(scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sink := newFakeSink(48000, 256)
-	e, err := New(Config{Device: g, Sink: sink, Resample: true, Log: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close(); g.Close() })
-	if err := sink.Start(e.Ring()); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Start(); err != nil {
-		t.Fatal(err)
-	}
-	e.stats.startedAt.Store(clk.T)
+	e, g, clk := startVirtual(t, scfg, sink, Config{Resample: true})
 	period := 256e9 / 48000 / (1 + graphPPM*1e-6)
 	return &driftRig{e: e, g: g, sink: sink, cycle: float64(clk.T) + period/3, period: period}
 }

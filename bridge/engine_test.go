@@ -77,14 +77,25 @@ type virtualRig struct {
 
 func newVirtualRig(t *testing.T, scfg sim.Config, graphPeriod, margin int) *virtualRig {
 	t.Helper()
+	sink := newFakeSink(scfg.Format.Rate, graphPeriod)
+	e, g, clk := startVirtual(t, scfg, sink, Config{Margin: margin})
+	// The graph's cycles fall at an arbitrary phase to the device's.
+	return &virtualRig{e: e, g: g, clk: clk, sink: sink, nextC: clk.T + sink.periodNs()/3}
+}
+
+// startVirtual builds an engine from cfg over a simulated device on a
+// virtual clock and sink, and starts both the way Run would, without its
+// goroutines: the test drives the interrupts itself.
+func startVirtual(t *testing.T, scfg sim.Config, sink *fakeSink, cfg Config) (*Engine, *sim.Grabber, *sim.VirtualClock) {
+	t.Helper()
 	clk := &sim.VirtualClock{T: 1e9}
 	scfg.Clock = clk
 	g, err := sim.New(scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := newFakeSink(scfg.Format.Rate, graphPeriod)
-	e, err := New(Config{Device: g, Sink: sink, Margin: margin, Log: quiet})
+	cfg.Device, cfg.Sink, cfg.Log = g, sink, quiet
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,8 +106,8 @@ func newVirtualRig(t *testing.T, scfg sim.Config, graphPeriod, margin int) *virt
 	if err := g.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The graph's cycles fall at an arbitrary phase to the device's.
-	return &virtualRig{e: e, g: g, clk: clk, sink: sink, nextC: clk.T + sink.periodNs()/3}
+	e.stats.startedAt.Store(clk.T)
+	return e, g, clk
 }
 
 // step waits for one interrupt, runs the graph cycles that fell before
