@@ -10,7 +10,6 @@ import (
 
 	"github.com/sgbridge/sgbridge/device/sim"
 	"github.com/sgbridge/sgbridge/internal/analysis"
-	"github.com/sgbridge/sgbridge/internal/jackd"
 )
 
 // driftThroughJACK runs a simulated grabber ppm fast into a private
@@ -27,21 +26,12 @@ func driftThroughJACK(t *testing.T, gcMBps float64, b sineBars) {
 	needBinary(t, "jackd", "jack_capture", "jack_lsp")
 	const ppm, settle, seconds, channels = 200, 10, 30, 2
 	realtime(t, func() (map[string]uint64, func()) {
-		srv := jackd.StartT(t, 48000, 256)
-		env := []string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}
-		args := []string{"run", "--device", "sim", "--sim-signal", "sine", "--sim-ppm", strconv.Itoa(ppm),
-			"--channels", strconv.Itoa(channels), "--latency", testLatency, "--name", "sgbd"}
+		args := []string{"--device", "sim", "--sim-signal", "sine", "--sim-ppm", strconv.Itoa(ppm),
+			"--channels", strconv.Itoa(channels), "--latency", testLatency}
 		if gcMBps > 0 {
 			args = append(args, "--gc-stress", strconv.FormatFloat(gcMBps, 'f', -1, 64))
 		}
-		p := startSgbridge(t, env, args...)
-		waitPorts(t, srv.Name, "sgbd:capture_", channels, p)
-		time.Sleep(settle * time.Second)
-		x := record(t, env, "sgbd:capture_*", channels, seconds)
-		p.stop(t)
-		srv.Stop() // the next attempt must not share the machine with this server
-		st := finalStats(t, p.output())
-		t.Logf("sgbridge at exit: %v", st)
+		x, st, p := throughJACK(t, "sgbd", channels, settle*time.Second, seconds*time.Second, args...)
 		return st, func() {
 			p.logOnFailure(t)
 			if len(x) != channels || len(x[0]) < (seconds-1)*48000 {

@@ -216,16 +216,8 @@ func TestCounterBitExactThroughJACK(t *testing.T) {
 	needBinary(t, "jackd", "jack_capture", "jack_lsp")
 	const channels, seconds = 8, 30
 	realtime(t, func() (map[string]uint64, func()) {
-		srv := jackd.StartT(t, 48000, 256)
-		env := []string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}
-		p := startSgbridge(t, env, "run", "--device", "sim", "--sim-signal", "counter",
-			"--channels", strconv.Itoa(channels), "--no-resample", "--latency", testLatency, "--name", "sgb")
-		waitPorts(t, srv.Name, "sgb:capture_", channels, p)
-		x := record(t, env, "sgb:capture_*", channels, seconds)
-		p.stop(t)
-		srv.Stop() // the next attempt must not share the machine with this server
-		st := finalStats(t, p.output())
-		t.Logf("sgbridge at exit: %v", st)
+		x, st, p := throughJACK(t, "sgb", channels, 0, seconds*time.Second, "--device", "sim", "--sim-signal", "counter",
+			"--channels", strconv.Itoa(channels), "--no-resample", "--latency", testLatency)
 		return st, func() {
 			p.logOnFailure(t)
 			if len(x) != channels {
@@ -344,4 +336,24 @@ func record(t *testing.T, env []string, ports string, channels, seconds int) [][
 		t.Fatal(err)
 	}
 	return x
+}
+
+// throughJACK is one run against a private JACK server: it starts the
+// server and `sgbridge run ARGS --name NAME` on it, waits for the ports,
+// lets it settle, records them with jack_capture, and stops both (so a
+// repeated attempt never shares the machine with this one's server). It
+// returns the recording and sgbridge's final statistics.
+func throughJACK(t *testing.T, name string, channels int, settle, seconds time.Duration, args ...string) ([][]float64, map[string]uint64, *proc) {
+	t.Helper()
+	srv := jackd.StartT(t, 48000, 256)
+	env := []string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}
+	p := startSgbridge(t, env, append(append([]string{"run"}, args...), "--name", name)...)
+	waitPorts(t, srv.Name, name+":capture_", channels, p)
+	time.Sleep(settle)
+	x := record(t, env, name+":capture_*", channels, int(seconds/time.Second))
+	p.stop(t)
+	srv.Stop()
+	st := finalStats(t, p.output())
+	t.Logf("sgbridge at exit: %v", st)
+	return x, st, p
 }

@@ -58,14 +58,8 @@ func TestUIOCounterBitExactThroughJACK(t *testing.T) {
 	const seconds = 30
 	realtime(t, func() (map[string]uint64, func()) {
 		emuP, root := startEmu(t, "--signal", "counter")
-		srv := jackd.StartT(t, 48000, 256)
-		env := []string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}
-		p := startSgbridge(t, env, "run", "--device", "uio:sgrab", "--uio-root", root, "--no-resample", "--latency", latencyMargin, "--name", "sgb")
-		waitPorts(t, srv.Name, "sgb:capture_", 2, p)
-		x := record(t, env, "sgb:capture_*", 2, seconds)
-		p.stop(t)
-		srv.Stop() // the next attempt must not share the machine with this server
-		st := finalStats(t, p.output())
+		x, st, p := throughJACK(t, "sgb", 2, 0, seconds*time.Second,
+			"--device", "uio:sgrab", "--uio-root", root, "--no-resample", "--latency", latencyMargin)
 		es := emuStats(t, emuP)
 		return st, func() {
 			p.logOnFailure(t)
