@@ -179,13 +179,16 @@ func TestEmulatedCounterBitExact(t *testing.T) {
 
 // Injected lost interrupts show as count jumps, counted exactly.
 func TestLostInterruptsCounted(t *testing.T) {
-	p := testProfile(t, 2, 128, 8, true)
+	// 512-frame periods give the test's plain-goroutine reader 75 ms
+	// before the DMA overwrites a buffer it has not read: with 128 it had
+	// 19 ms, and a loaded CI machine once made it read an overwritten one.
+	p := testProfile(t, 2, 512, 8, true)
 	r := start(t, p, emu.Config{Signal: sim.Counter, LoseIRQ: 0.25, Seed: 7}, uio.Config{})
 	if err := r.dev.Start(); err != nil {
 		t.Fatal(err)
 	}
 	rd := newReader(t, r.dev)
-	for range 200 {
+	for range 120 {
 		rd.wait()
 	}
 	s := r.emu.Stats()
