@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sgbridge/sgbridge/bridge/pipewire"
 	"github.com/sgbridge/sgbridge/internal/jackd"
-	"github.com/sgbridge/sgbridge/internal/pwtest"
 )
 
 // TestDriftSineThroughJACK is drift control on a real server: a simulated
@@ -49,31 +47,5 @@ func TestUIODriftSineThroughJACK(t *testing.T) {
 	checkSines(t, x, ppm, issueBars)
 	if st["underruns"] != 0 || st["xruns"] != 0 || st["overflow_frames"] != 0 {
 		t.Errorf("want 0 underruns, xruns and overflows, got %v", st)
-	}
-}
-
-// TestDriftControlledThroughPipeWire is the issue's headline figure: a
-// simulated grabber 150 ppm fast, resampled by sgbridge against the
-// PipeWire graph clock, must deliver its sines at their true frequencies
-// within 0.1 ppm once settled, with THD+N <= -120 dB in every 100 ms
-// window and no glitches. It fails (never skips) when the figures are
-// not met.
-func TestDriftControlledThroughPipeWire(t *testing.T) {
-	srv := pwtest.StartT(t, pwtest.Config{Rate: 48000, Quantum: 256})
-	needBinary(t, "pw-record")
-	const channels, settle, measure = 8, 8 * time.Second, 12 * time.Second
-	p := startSgbridge(t, srv.Env(), "run", "--sink", "pipewire", "--device", "sim", "--sim-signal", "sine",
-		"--sim-ppm", "150", "--channels", strconv.Itoa(channels), "--name", "sgbdrift")
-	p.logOnFailure(t)
-	waitNode(t, srv, "sgbdrift", p)
-	time.Sleep(settle)
-	x := pwRecord(t, srv, "sgbdrift", pipewire.DefaultPositions(channels), measure)
-	p.stop(t)
-	st := finalStats(t, p.output())
-	t.Logf("sgbridge at exit: %v", st)
-
-	checkSines(t, x, 150, issueBars)
-	if st["underruns"] != 0 || st["xruns"] != 0 {
-		t.Errorf("want 0 underruns and xruns, got %v", st)
 	}
 }

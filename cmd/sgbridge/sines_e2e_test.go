@@ -1,0 +1,96 @@
+package main
+
+import (
+	"math"
+	"testing"
+
+	"github.com/sgbridge/sgbridge/device/sim"
+	"github.com/sgbridge/sgbridge/internal/analysis"
+)
+
+// sineBars is what checkSines holds a recording to.
+type sineBars struct {
+	FreqPPM  float64 // |recorded - true frequency|, over the whole recording
+	WorstDB  float64 // THD+N of the worst 100 ms window
+	GlitchDB float64 // no sample-level fault above this, relative to the tone
+}
+
+// issueBars are the drift issue's targets: 0.1 ppm, -120 dB in every
+// 100 ms window, no glitch, asserted by the acceptance tests while the
+// controller misses them on real servers (see the drift issue).
+var issueBars = sineBars{FreqPPM: 0.1, WorstDB: -120, GlitchDB: -110}
+
+// holdBars are what drift control achieved on a real server, run after
+// run (measured 0.09..14.5 ppm, worst windows -122..-126 dB, no glitch).
+// TestDriftHoldsThroughJACK holds them; it is an acceptance test too,
+// since on the CI machines the resampling runs met server xruns in every
+// attempt while the bit-exact runs beside them did not (not understood;
+// see the drift issue). The default run covers drift control through the
+// engine-level tests in package bridge, which replay a real JACK
+// server's timing.
+var holdBars = sineBars{FreqPPM: 25, WorstDB: -110, GlitchDB: -100}
+
+// jackDummyRate is the true rate of jackd's dummy driver on a 48 kHz
+// graph: it schedules cycle n at its start time + n periods, computed in
+// floating point, so its frame counter keeps 48000 frames to the second.
+const jackDummyRate = 48000.0
+
+// pipewireDummyRate is the true rate of PipeWire's timer driver (the
+// Dummy-Driver a headless server runs on): it steps its deadline by the
+// quantum's duration in whole nanoseconds (duration·1e9/rate, integer
+// division), so at 48 kHz and 256 frames a cycle lasts 5333333 ns and the
+// graph runs 0.0625 ppm fast.
+func pipewireDummyRate(rate, quantum int64) float64 {
+	return float64(quantum) * 1e9 / float64(quantum*1_000_000_000/rate)
+}
+
+// checkSines judges sines recorded from a device ppm off nominal through
+// jackd's dummy driver.
+func checkSines(t *testing.T, x [][]float64, ppm float64, b sineBars) {
+	t.Helper()
+	checkSinesAt(t, x, ppm, jackDummyRate, b)
+}
+
+// checkSinesAt applies the drift issue's analysis to a recording of the
+// simulator's sine signal from a device ppm off nominal, after settling:
+// every channel at its true frequency over the whole recording, THD+N of
+// every 100 ms window, and the glitch search, held to b. graphRate is the graph's true rate on CLOCK_MONOTONIC, Hz: a sine of
+// F Hz recorded by a graph running at graphRate measures F·48000/graphRate
+// when its samples are read at the nominal 48 kHz.
+func checkSinesAt(t *testing.T, x [][]float64, ppm, graphRate float64, b sineBars) {
+	t.Helper()
+	const rate = 48000.0
+	for c := range x {
+		truth := sim.ChannelFreq(sim.DefaultFreq, c) * (1 + ppm*1e-6) * rate / graphRate
+		s := x[c][analysis.SkipZeros(x[c]):]
+		if len(s) < int(10*rate) {
+			t.Fatalf("channel %d: only %d frames of signal", c+1, len(s))
+		}
+		fit, err := analysis.FitSine(s, rate, truth)
+		if err != nil {
+			t.Fatalf("channel %d: %v", c+1, err)
+		}
+		off := (fit.Freq/truth - 1) * 1e6
+		ws, err := analysis.Windows(s, rate, truth, 4800)
+		if err != nil {
+			t.Fatalf("channel %d: %v", c+1, err)
+		}
+		sum := analysis.Summarize(ws)
+		glitches, err := analysis.Glitches(s, rate, truth, 4800, b.GlitchDB)
+		if err != nil {
+			t.Fatalf("channel %d: %v", c+1, err)
+		}
+		t.Logf("channel %d: %.6f Hz (%+.4f ppm from the true %.6f Hz); %s; %d glitches above %g dB",
+			c+1, fit.Freq, off, truth, sum, len(glitches), b.GlitchDB)
+		if math.Abs(off) > b.FreqPPM {
+			t.Errorf("channel %d: frequency %+.4f ppm from the device's true frequency (limit %g)", c+1, off, b.FreqPPM)
+		}
+		if sum.Missing > 0 || sum.WorstTHDN > b.WorstDB {
+			t.Errorf("channel %d: worst 100 ms window %.1f dB THD+N at frame %d, %d windows without a sine (limit %g)",
+				c+1, sum.WorstTHDN, sum.WorstStart, sum.Missing, b.WorstDB)
+		}
+		if len(glitches) > 0 {
+			t.Errorf("channel %d: %d glitches, first at %v", c+1, len(glitches), glitches[:min(5, len(glitches))])
+		}
+	}
+}
