@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	pa "github.com/gordonklaus/portaudio"
@@ -39,6 +38,10 @@ type Config struct {
 	// ALSA period one read long (with 4 it picks periods of two reads,
 	// and every other Completion would come a period late).
 	Periods int
+	// Timeout is how long Wait waits for a period before it takes the
+	// device for gone, for a device that stops without reporting an
+	// error. 0: DefaultTimeout; never less than 8 periods.
+	Timeout time.Duration
 	Log     *slog.Logger // nil: slog.Default()
 
 	byString bool // tests: open an ALSA PCM by name even if PortAudio lists it
@@ -207,14 +210,17 @@ func (d *Device) Start() error {
 	if err := d.st.start(); err != nil {
 		return d.wrap("start", err)
 	}
-	d.next, d.prevTime, d.started = 1, 0, true
+	d.next, d.prevTime, d.started = 1, nowNs(), true
 	return nil
 }
 
-// Wait reads the next period into the next ring buffer and returns its
-// Completion, stamped when the read returned. After an input overflow the
-// periods lost (estimated from the time since the previous read) are
-// skipped in the count and their buffers silenced.
+// Wait waits for the next period, reads it into the next ring buffer and
+// returns its Completion, stamped with the time the period completed
+// (see awaitPeriod). After an input overflow the periods lost (estimated
+// from the time since the previous completion) are skipped in the count
+// and their buffers silenced. A device that vanished makes it return an
+// error wrapping device.ErrGone within a period, or, for one that just
+// stops delivering, within Config.Timeout.
 func (d *Device) Wait() (device.Completion, error) {
 	if !d.started {
 		return device.Completion{}, fmt.Errorf("portaudio: Wait before Start")
@@ -222,21 +228,27 @@ func (d *Device) Wait() (device.Completion, error) {
 	f := d.format
 	n := uint64(f.Buffers)
 	buf := d.bufs[(d.next-1)%n]
-	// Ask first: PortAudio 19.6's blocking read spins forever when the
-	// device vanishes while it polls (it takes POLLERR for an xrun and
-	// retries a restart that cannot succeed), so a device already gone
-	// must not be read.
-	_, err := d.st.avail()
+	// Sleeps of tens of microseconds on this thread: no timer slack (a
+	// real-time thread has none anyway).
+	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
+	t, overflowed, err := d.awaitPeriod()
 	if err == nil {
-		err = d.st.read(buf, f.Period)
+		// At least one period is in: PortAudio copies it without
+		// polling, the only place its 19.6 ALSA code can spin.
+		err = d.read(buf, f.Period)
 	}
-	t := nowNs()
 	if d.stopped.Load() {
 		return device.Completion{}, device.ErrStopped
 	}
+	if err == errOverflow {
+		overflowed, err = true, nil
+	}
+	if err != nil {
+		d.started = false
+		return device.Completion{}, d.wrap("read", err)
+	}
 	k := d.next
-	switch {
-	case err == errOverflow:
+	if overflowed {
 		d.overflows.Add(1)
 		if lost := d.lostPeriods(t); lost > 0 {
 			d.lost.Add(lost)
@@ -249,18 +261,37 @@ func (d *Device) Wait() (device.Completion, error) {
 				clear(d.bufs[(j-1)%n])
 			}
 		}
-	case err != nil:
-		d.started = false
-		return device.Completion{}, d.wrap("read", err)
 	}
 	d.next, d.prevTime = k+1, t
 	return device.Completion{Count: k, Time: t}, nil
 }
 
+// avail and read call the stream under mu, so that a Close from another
+// goroutine cannot free it in between.
+func (d *Device) avail() (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.st == nil {
+		return 0, errClosed
+	}
+	return d.st.avail()
+}
+
+func (d *Device) read(buf []byte, frames int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.st == nil {
+		return errClosed
+	}
+	return d.st.read(buf, frames)
+}
+
+var errClosed = errors.New("stream closed")
+
 // lostPeriods estimates how many periods an overflow dropped: the periods
 // that fit in the time since the previous read, beyond the one just read.
 func (d *Device) lostPeriods(t int64) uint64 {
-	if d.prevTime == 0 {
+	if d.next == 1 {
 		return 0
 	}
 	period := float64(d.format.Period) * 1e9 / float64(d.format.Rate)
@@ -277,30 +308,32 @@ func (d *Device) wrap(op string, err error) error {
 	return fmt.Errorf("portaudio: %s %s: %w", op, d.desc, err)
 }
 
-// gone reports whether err says the device is no longer there: ALSA's
-// ENODEV (unplugged), ENXIO, EBADFD or EIO (driver gone), ESTRPIPE
-// (suspended), PortAudio's device-unavailable, or a timeout (a device
-// that stopped delivering).
+// gone reports whether err says the device is no longer there: a period
+// that did not come (a device that stopped delivering), PortAudio's
+// device-unavailable or timeout, or any ALSA error of a stream call
+// (unplugged: ENODEV, EBADFD; driver gone: ENXIO, EIO; suspended:
+// ESTRPIPE). The last are not told apart by their code, because
+// PortAudio 19.6 records the ALSA error only when the failing call runs
+// on the thread that initialised PortAudio (Go's threads rarely are), so
+// the code it reports is often stale or 0. A running stream whose ALSA
+// calls fail cannot go on either way, and reopening it is the way back.
 func gone(err error) bool {
+	if _, ok := err.(errNoPeriod); ok {
+		return true
+	}
 	var e *Error
 	if !errors.As(err, &e) {
 		return false
 	}
 	switch e.Code {
-	case errDeviceUnavailable, errTimedOut:
+	case errDeviceUnavailable, errTimedOut, errHost:
 		return true
-	case errHost:
-		switch syscall.Errno(-e.Host) {
-		case unix.ENODEV, unix.ENXIO, unix.EBADFD, unix.EIO, unix.ESTRPIPE, unix.ENOENT:
-			return true
-		}
 	}
 	return false
 }
 
-// Stop makes a blocked Wait return ErrStopped once its read returns,
-// within one period: PortAudio's blocking read cannot be woken from
-// another thread safely.
+// Stop makes a waiting Wait return ErrStopped within one period (it
+// looks at the flag each time it wakes).
 func (d *Device) Stop() error {
 	d.stopped.Store(true)
 	return nil

@@ -30,6 +30,7 @@ func TestMain(m *testing.M) {
 		{Name: "sgstop"},
 		{Name: "sgerr"},
 		{Name: "sglisted", PPM: 10},
+		{Name: "sgfreeze", Unplug: "freeze"},
 	}}
 	code := 0
 	if err := pcms.Build(); err != nil {
@@ -49,7 +50,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func needPCMs(t *testing.T) {
+func needPCMs(t testing.TB) {
 	if pcms == nil {
 		t.Skip("ALSA test PCM: cc or libasound2-dev NOT INSTALLED")
 	}

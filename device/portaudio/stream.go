@@ -94,6 +94,9 @@ func (st *stream) start() error {
 // reports (a vanished ALSA device: -ENODEV).
 func (st *stream) avail() (int, error) {
 	n := C.Pa_GetStreamReadAvailable(st.s)
+	if n == C.paInputOverflowed {
+		return 0, errOverflow
+	}
 	if n < 0 {
 		return 0, paError(C.PaError(n))
 	}

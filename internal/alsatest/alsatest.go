@@ -22,6 +22,11 @@ type PCM struct {
 	PPM    float64 // device clock offset from nominal
 	Signal string  // "sine" (0.5 amplitude, channel c at Freq·(1+c/4)) or "counter"; "" is sine
 	Freq   float64 // sine base frequency; 0 means 997
+	// Unplug is what a running stream sees while the PCM is gone, beside
+	// POLLERR on its poll descriptor: "error" (the default; the pointer
+	// fails with -ENODEV) or "freeze" (the pointer stops and nothing
+	// fails, as on a card alsa-lib reads through the mmap'd status page).
+	Unplug string
 }
 
 // Config is a set of test PCMs sharing one plugin build and one
@@ -75,9 +80,16 @@ func (c *Config) Build() error {
 		if sig == "" {
 			sig = "sine"
 		}
-		fmt.Fprintf(&b, "pcm.%s {\n\ttype sgtest\n\trate %d\n\tppm %s\n\tfreq %s\n\tsignal %q\n\tgone %q\n\thint { show on description \"sgbridge test PCM, %g ppm\" }\n}\n",
+		unplug := p.Unplug
+		if unplug == "" {
+			unplug = "error"
+		}
+		if unplug != "error" && unplug != "freeze" {
+			return fmt.Errorf("alsatest: PCM %s: unplug %q (want error or freeze)", p.Name, unplug)
+		}
+		fmt.Fprintf(&b, "pcm.%s {\n\ttype sgtest\n\trate %d\n\tppm %s\n\tfreq %s\n\tsignal %q\n\tgone %q\n\tunplug %q\n\thint { show on description \"sgbridge test PCM, %g ppm\" }\n}\n",
 			p.Name, rate, strconv.FormatFloat(p.PPM, 'f', -1, 64), strconv.FormatFloat(freq, 'f', -1, 64),
-			sig, c.goneFile(p.Name), p.PPM)
+			sig, c.goneFile(p.Name), unplug, p.PPM)
 	}
 	if !c.System && len(c.PCMs) > 0 {
 		// A default PCM, as every system has. PortAudio 19.6 needs one:

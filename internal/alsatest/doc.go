@@ -7,8 +7,10 @@
 // private asound.conf named by ALSA_CONFIG_PATH. Its device clock is
 // CLOCK_MONOTONIC scaled by a configurable ppm offset, its poll descriptor
 // wakes the reader on the device's period boundaries, it overruns like a
-// card when the reader falls a buffer behind, and it vanishes (-ENODEV,
-// refuses to open) while a marker file exists, as an unplugged card does.
+// card when the reader falls a buffer behind, and it vanishes while a
+// marker file exists, as an unplugged card does: it refuses to open, and a
+// running stream's poll descriptor reports POLLERR at once while its
+// pointer fails with -ENODEV or, with PCM.Unplug "freeze", just stops.
 // Every process given the environment sees the same PCMs: sgbridge through
 // PortAudio, zita-a2j, arecord.
 //

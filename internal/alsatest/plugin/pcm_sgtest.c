@@ -9,9 +9,13 @@
  * is a timerfd armed for the moment the next avail_min frames exist, so a
  * blocked reader wakes on the device's period boundaries like an
  * interrupt. A reader that falls a whole buffer behind gets -EPIPE (an
- * overrun). While the file named by `gone` exists the PCM does not open
- * and a running one reports -ENODEV, which is what an unplugged USB card
- * does.
+ * overrun). While the file named by `gone` exists the PCM does not open,
+ * and a running one does what an unplugged card does: its poll descriptor
+ * turns readable with POLLERR at once and stays so (the kernel's poll of a
+ * disconnected PCM), and its pointer either fails with -ENODEV
+ * (unplug "error": a driver that reports the loss) or stops where it was
+ * (unplug "freeze": a card whose hardware pointer alsa-lib reads from the
+ * mmap'd status page and which so never fails).
  *
  *	pcm_type.sgtest { lib "/path/libasound_module_pcm_sgtest.so" }
  *	pcm.drifty {
@@ -21,6 +25,7 @@
  *		signal "sine"       # sine (0.5·sin, channel c at freq·(1+c/4)) or counter
  *		freq 997
  *		gone "/tmp/x/gone"  # optional
+ *		unplug "error"      # or "freeze": what the pointer does while gone
  *	}
  *
  * Formats S16_LE, S32_LE and FLOAT_LE; 1 to 8 channels; interleaved, read
@@ -49,6 +54,9 @@ struct sgtest {
 	double freq;
 	int signal;
 	char *gone;
+	int freeze;		/* unplug "freeze": the pointer stops when gone */
+	int frozen;		/* the pointer has stopped at frozen_hw */
+	uint64_t frozen_hw;
 
 	double ns_per_frame;	/* device frame length on CLOCK_MONOTONIC */
 	int64_t t0;		/* start time, ns */
@@ -81,6 +89,8 @@ static uint64_t hw_frames(const struct sgtest *s)
 {
 	if (!s->running)
 		return 0;
+	if (s->frozen)
+		return s->frozen_hw;
 	int64_t d = now_ns() - s->t0;
 	uint64_t f = d <= 0 ? 0 : (uint64_t)((double)d / s->ns_per_frame);
 	return f - f % s->io.period_size;
@@ -112,6 +122,7 @@ static int sg_start(snd_pcm_ioplug_t *io)
 	s->t0 = now_ns();
 	s->pos = 0;
 	s->running = 1;
+	s->frozen = 0;
 	arm(s, s->avail_min);
 	return 0;
 }
@@ -127,8 +138,14 @@ static int sg_stop(snd_pcm_ioplug_t *io)
 static snd_pcm_sframes_t sg_pointer(snd_pcm_ioplug_t *io)
 {
 	struct sgtest *s = io->private_data;
-	if (is_gone(s))
-		return -ENODEV;
+	if (is_gone(s)) {
+		if (!s->freeze)
+			return -ENODEV;
+		if (!s->frozen) {
+			s->frozen_hw = hw_frames(s);
+			s->frozen = 1;
+		}
+	}
 	uint64_t hw = hw_frames(s);
 	if (s->running && hw > (uint64_t)io->appl_ptr + io->buffer_size)
 		return -EPIPE;
@@ -204,11 +221,16 @@ static int sg_poll_revents(snd_pcm_ioplug_t *io, struct pollfd *pfd, unsigned in
 	(void)nfds;
 	if (is_gone(s)) {
 		/*
-		 * Readable, so the reader asks for avail and gets -ENODEV.
-		 * Not POLLERR: PortAudio 19.6 takes that for an xrun and spins
-		 * forever when the restart fails (see device/portaudio).
+		 * What the kernel's poll says of a disconnected PCM, for good:
+		 * the timer is left expired so every poll returns at once.
+		 * PortAudio 19.6's blocking read takes POLLERR for an xrun,
+		 * finds no XRUN state to recover from and polls again: it
+		 * spins (see device/portaudio, which therefore never lets
+		 * Pa_ReadStream poll).
 		 */
-		*revents = POLLIN;
+		struct itimerspec it = { .it_value = { .tv_nsec = 1 } };
+		timerfd_settime(s->tfd, TFD_TIMER_ABSTIME, &it, NULL);
+		*revents = POLLIN | POLLERR;
 		return 0;
 	}
 	uint64_t appl = io->appl_ptr, hw = hw_frames(s);
@@ -301,7 +323,7 @@ SND_PCM_PLUGIN_DEFINE_FUNC(sgtest)
 	snd_config_iterator_t i, next;
 	long rate = 48000;
 	double ppm = 0, freq = 997;
-	const char *signal = "sine", *gone = NULL;
+	const char *signal = "sine", *gone = NULL, *unplug = "error";
 	int err;
 
 	snd_config_for_each(i, next, conf) {
@@ -333,6 +355,9 @@ SND_PCM_PLUGIN_DEFINE_FUNC(sgtest)
 		} else if (!strcmp(id, "gone")) {
 			if (snd_config_get_string(n, &gone) < 0)
 				return -EINVAL;
+		} else if (!strcmp(id, "unplug")) {
+			if (snd_config_get_string(n, &unplug) < 0)
+				return -EINVAL;
 		} else {
 			SNDERR("sgtest: unknown field %s", id);
 			return -EINVAL;
@@ -346,6 +371,10 @@ SND_PCM_PLUGIN_DEFINE_FUNC(sgtest)
 		SNDERR("sgtest: signal must be sine or counter");
 		return -EINVAL;
 	}
+	if (strcmp(unplug, "error") && strcmp(unplug, "freeze")) {
+		SNDERR("sgtest: unplug must be error or freeze");
+		return -EINVAL;
+	}
 	struct sgtest *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
@@ -354,6 +383,7 @@ SND_PCM_PLUGIN_DEFINE_FUNC(sgtest)
 	s->freq = freq;
 	s->signal = strcmp(signal, "counter") ? SIG_SINE : SIG_COUNTER;
 	s->gone = gone ? strdup(gone) : NULL;
+	s->freeze = !strcmp(unplug, "freeze");
 	if (is_gone(s)) {
 		free(s->gone);
 		free(s);
