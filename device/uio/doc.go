@@ -17,9 +17,12 @@
 //     buffers into one linear virtual map where each can be mapped on its
 //     own at a page boundary, and is a list of slices otherwise;
 //   - the interrupt: blocking 4-byte reads of the cumulative count,
-//     unmask by writing 1, the count normalised so that the first
-//     interrupt after Start is 1 (a jump means missed interrupts: the
-//     engine counts them and silences buffers already overwritten);
+//     unmask by writing 1, the count normalised so that Completion 1 is
+//     the second interrupt after Start (the first only sets the base: it
+//     may have been pending while masked and be delivered at the unmask,
+//     a period or more after its buffer completed, and its time would
+//     mislead the drift controller). A jump means missed interrupts: the
+//     engine counts them and silences buffers already overwritten;
 //     EIO, POLLERR or a closed socket mean the device is gone, and
 //     Reopen waits for it to come back.
 //

@@ -290,15 +290,15 @@ func (d *Device) RawCount() uint32 { return d.lastRaw }
 func (d *Device) Format() device.Format { return d.cfg.Profile.Format }
 
 // Buffer returns the engine's buffer i: the device's buffer i+shift, so
-// that buffer 0 is the one that completed with the first interrupt after
-// Start.
+// that buffer 0 is the one that completed with Completion 1.
 func (d *Device) Buffer(i int) []byte {
 	return d.view.Buffer((i + d.shift) % d.view.Len())
 }
 
 // Start arms the interrupt: it drops an event that was already pending
 // (its time would be stale), and unmasks. The first interrupt read after
-// it is interrupt 1.
+// it sets the base (Wait does not report it: it may be stale too), the
+// next is Completion 1.
 func (d *Device) Start() error {
 	if d.fd < 0 {
 		return fmt.Errorf("uio: %s is gone", d.info.Dev)
@@ -358,36 +358,50 @@ func (d *Device) Wait() (device.Completion, error) {
 			return device.Completion{}, fmt.Errorf("uio: %s: %w: %d-byte interrupt count", d.info.Dev, ErrProtocol, n)
 		}
 		raw := binary.LittleEndian.Uint32(d.msg[:])
-		if !d.haveBase {
-			d.haveBase, d.lastRaw = true, raw-1
-			d.shift = d.firstBuffer(raw)
+		base := !d.haveBase
+		if base {
+			// The first interrupt after Start only sets the base. It
+			// may have been pending while the interrupt was masked
+			// (since open, or since the device's last reader) and
+			// been delivered the moment Start unmasked it, so its time
+			// says when Start ran, not when its buffer completed: as
+			// Completion 1 it would put the drift controller's first
+			// clock measurement a period or more off. The next
+			// interrupt cannot be stale: the line is unmasked again
+			// microseconds after this read.
+			d.haveBase, d.lastRaw = true, raw
+			d.shift = d.nextBuffer(raw)
+		} else {
+			d.count += uint64(raw - d.lastRaw) // uint32 difference: the count wraps
+			d.lastRaw = raw
 		}
-		d.count += uint64(raw - d.lastRaw) // uint32 difference: the count wraps
-		d.lastRaw = raw
 		if r := d.cfg.Profile.Registers; r != nil && r.IRQAck >= 0 {
 			atomic.StoreUint32((*uint32)(unsafe.Pointer(&d.regs[r.IRQAck])), r.AckValue)
 		}
 		if _, err := unix.Write(d.fd, d.one[:]); err != nil {
 			return device.Completion{}, d.goneErr("unmask", err)
 		}
+		if base {
+			continue
+		}
 		return device.Completion{Count: d.count, Time: now}, nil
 	}
 }
 
-// firstBuffer is the ring index of the buffer that completed with the
-// first interrupt after Start: the current_buffer register says it when
-// the profile has one (the buffer before the one being filled), else the
-// cumulative count does, buffers having completed round-robin from 0.
-func (d *Device) firstBuffer(raw uint32) int {
+// nextBuffer is the ring index of the buffer that completes with the
+// interrupt after raw, Completion 1: the current_buffer register says it
+// when the profile has one (the buffer being filled), else the cumulative
+// count does, buffers having completed round-robin from 0.
+func (d *Device) nextBuffer(raw uint32) int {
 	n := len(d.cfg.Profile.Buffers)
 	if r := d.cfg.Profile.Registers; r != nil && r.CurrentBuffer >= 0 {
 		cur := int(atomic.LoadUint32((*uint32)(unsafe.Pointer(&d.regs[r.CurrentBuffer]))))
 		if cur < n {
-			return (cur - 1 + n) % n
+			return cur
 		}
 		d.log.Warn("uio: current_buffer register out of range; lining up by count", "value", cur, "buffers", n)
 	}
-	return int((uint64(raw) + uint64(n) - 1) % uint64(n))
+	return int(uint64(raw) % uint64(n))
 }
 
 func (d *Device) stop() (device.Completion, error) {

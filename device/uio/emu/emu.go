@@ -87,6 +87,7 @@ type Emulator struct {
 	count   uint32
 	stats   Stats
 	present atomic.Bool
+	t0      atomic.Int64 // CLOCK_MONOTONIC ns of count 0, set by Run
 }
 
 // instance is the device while it is present: sysfs entry, socket, maps.
@@ -104,6 +105,7 @@ type instance struct {
 
 type client struct {
 	fd       int
+	msg      [uio.MsgSize]byte // drain's buffer: a local would escape, and allocate
 	masked   bool
 	pending  bool // an interrupt arrived while masked
 	sent     uint32
@@ -321,7 +323,8 @@ func (e *Emulator) destroy(in *instance) {
 func (e *Emulator) accept(in *instance) {
 	defer in.wg.Done()
 	for {
-		fd, _, err := unix.Accept4(in.listen, unix.SOCK_CLOEXEC)
+		// Non-blocking: drain reads what is there and never waits.
+		fd, _, err := unix.Accept4(in.listen, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
 		if err == unix.EINTR || err == unix.ECONNABORTED {
 			continue
 		}
@@ -362,37 +365,56 @@ func (e *Emulator) hello(in *instance, fd int) error {
 	return unix.Sendmsg(fd, b, unix.UnixRights(fds...), nil, 0)
 }
 
-// serve reads a client's mask (0) and unmask (1) writes until it leaves.
+// serve applies a client's mask (0) and unmask (1) writes until it leaves.
+// The DMA clock's thread applies them too, before each interrupt (see
+// interrupt); every read happens under e.mu, so they apply in order
+// whichever thread reads them.
 func (e *Emulator) serve(in *instance, c *client) {
 	defer in.wg.Done()
-	var msg [uio.MsgSize]byte
+	pfd := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}}
 	for {
-		n, err := unix.Read(c.fd, msg[:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || n == 0 {
-			break
-		}
-		if n != uio.MsgSize {
-			e.log.Warn("emu: client wrote a short message; dropping it", "bytes", n)
+		if _, err := unix.Poll(pfd, -1); err != nil && err != unix.EINTR {
 			break
 		}
 		e.mu.Lock()
-		if binary.LittleEndian.Uint32(msg[:]) == 0 {
-			c.masked = true
-		} else {
-			c.masked = false
-			if c.pending { // level-triggered: it fires as soon as it is unmasked
-				e.send(c)
-			}
-		}
+		ok := e.drain(c)
 		e.mu.Unlock()
+		if !ok || pfd[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
+			break
+		}
 	}
 	e.mu.Lock()
 	delete(in.clients, c)
 	e.mu.Unlock()
 	unix.Close(c.fd)
+}
+
+// drain applies, in order and without blocking, the mask and unmask
+// messages c has written. It reports false once the client has gone (end
+// of file) or broke the protocol. e.mu is held.
+func (e *Emulator) drain(c *client) bool {
+	for {
+		n, err := unix.Read(c.fd, c.msg[:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return true
+		case err != nil || n == 0:
+			return false
+		case n != uio.MsgSize:
+			e.log.Warn("emu: client wrote a short message; dropping it", "bytes", n)
+			return false
+		}
+		if binary.LittleEndian.Uint32(c.msg[:]) == 0 {
+			c.masked = true
+			continue
+		}
+		c.masked = false
+		if c.pending { // level-triggered: it fires as soon as it is unmasked
+			e.send(c)
+		}
+	}
 }
 
 // send delivers the current count to c and masks it, as uio_pdrv_genirq's
@@ -411,6 +433,13 @@ func (e *Emulator) send(c *client) {
 
 // interrupt is one delivered interrupt: every unmasked client gets the
 // count; masked ones get it when they unmask.
+//
+// An unmask the client wrote before now takes effect before the
+// interrupt, as the kernel's does (write(2) on /dev/uioN enables the line
+// before it returns): applying it only when serve's goroutine gets a CPU
+// (which can take milliseconds when the Go scheduler has no P to spare)
+// would deliver the interrupt late, at that moment, and the reader would
+// time-stamp its buffer late.
 func (e *Emulator) interrupt() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -418,6 +447,10 @@ func (e *Emulator) interrupt() {
 		return
 	}
 	for c := range e.dev.clients {
+		e.drain(c) // a client gone is serve's to remove; its send fails
+		if c.sentOnce && c.sent == e.count {
+			continue // the unmask just delivered this count
+		}
 		if c.masked {
 			if c.sentOnce {
 				e.stats.Coalesced++
@@ -448,6 +481,7 @@ func (e *Emulator) Run(ctx context.Context) error {
 	stop := func() bool { return ctx.Err() != nil }
 	clock := sim.RealClock{}
 	t0 := clock.Now()
+	e.t0.Store(t0)
 	vanishAt := int64(math.MaxInt64)
 	if e.cfg.VanishAfter > 0 {
 		vanishAt = t0 + int64(e.cfg.VanishAfter)
@@ -461,7 +495,7 @@ func (e *Emulator) Run(ctx context.Context) error {
 		fb        = e.cfg.Profile.Format.FrameBytes()
 	)
 	for {
-		next := t0 + int64(float64(half+1)*e.periodNs/2)
+		next := t0 + e.at(half+1)
 		wake := min(next, deliverAt, vanishAt)
 		clock.SleepUntil(wake, stop)
 		if stop() {
@@ -474,6 +508,7 @@ func (e *Emulator) Run(ctx context.Context) error {
 			}
 			vanishAt = math.MaxInt64
 			t0, half, k, deliverAt = clock.Now(), 0, 0, math.MaxInt64
+			e.t0.Store(t0)
 			continue
 		}
 		if now >= deliverAt {
@@ -510,6 +545,21 @@ func (e *Emulator) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// at is the time of half period h on the device clock, ns after t0.
+func (e *Emulator) at(h uint64) int64 { return int64(float64(h) * e.periodNs / 2) }
+
+// CompletedAt is the CLOCK_MONOTONIC time, ns, at which the emulated DMA
+// completes (or completed) the buffer of interrupt count (cumulative since
+// the device was last created): the truth against which a reader's
+// interrupt times can be judged. It is 0 until Run has started the clock.
+func (e *Emulator) CompletedAt(count uint64) int64 {
+	t0 := e.t0.Load()
+	if t0 == 0 {
+		return 0
+	}
+	return t0 + e.at(2*count)
 }
 
 // complete counts buffer k done and updates the registers.
