@@ -58,5 +58,8 @@ func registry(opts *runOptions) *device.Registry {
 		},
 	})
 	reg.Register(opts.uio.backend(opts))
+	for _, b := range portaudioBackends(opts) {
+		reg.Register(b)
+	}
 	return &reg
 }

@@ -13,11 +13,10 @@ import (
 // rate defaults to the graph's when the device offers it (no needless
 // rate conversion), else to the device's default.
 //
-// registry() does not serve them yet: PortAudio 19.6 spins at real-time
-// priority when a card vanishes while a read waits, and a bridge must
-// survive an unplugged USB grabber. Until the backend waits on the device
-// itself, device/portaudio's own tests cover it and the end-to-end ALSA
-// tests (make acceptance) say loudly that it is not registered.
+// The backend waits for each period itself and only then lets PortAudio
+// read, because PortAudio 19.6's blocking read spins at real-time
+// priority when a card vanishes while it waits (device/portaudio's
+// package doc says how).
 func portaudioBackends(o *runOptions) []device.Backend {
 	open := func(backend string) func(string) (device.Grabber, error) {
 		return func(name string) (device.Grabber, error) {

@@ -150,7 +150,10 @@ func TestPortAudioReadSpinsWhenGone(t *testing.T) {
 			returned := f[0] == "returned"
 			ms, _ := strconv.Atoi(f[1])
 			t.Logf("PortAudio's blocking read, device gone: returned=%v, %d ms CPU in 300 ms", returned, ms)
-			if returned || ms < 150 {
+			// The pointer-error loop prints PortAudio's error on every
+			// turn, so it is partly blocked on the pipe: a fifth of a
+			// core is far above a waiter's few per cent.
+			if returned || ms < 60 {
 				t.Errorf("Pa_ReadStream no longer spins when the device vanishes (returned=%v, %d ms CPU in 300 ms): "+
 					"the backend could wait in it again", returned, ms)
 			}
