@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sgbridge/sgbridge/internal/monotime"
 	"log/slog"
 	"math"
 	"runtime"
@@ -652,8 +653,6 @@ func (e *Engine) Stats() Stats {
 	return st
 }
 
-func nowNs() int64 {
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
-}
+// nowNs reads CLOCK_MONOTONIC without a system call: the loop must not
+// give the scheduler a reason to take its P (internal/monotime).
+func nowNs() int64 { return monotime.Now() }

@@ -2,6 +2,8 @@ package sim
 
 import (
 	"golang.org/x/sys/unix"
+
+	"github.com/sgbridge/sgbridge/internal/monotime"
 )
 
 // Clock is the time base a simulated device lives on, in nanoseconds.
@@ -15,12 +17,8 @@ type Clock interface {
 // RealClock is CLOCK_MONOTONIC, the clock JACK and PipeWire time stamps use.
 type RealClock struct{}
 
-// Now reads CLOCK_MONOTONIC.
-func (RealClock) Now() int64 {
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
-}
+// Now reads CLOCK_MONOTONIC through the vDSO (see internal/monotime).
+func (RealClock) Now() int64 { return monotime.Now() }
 
 // maxSleep bounds one sleep so Stop is seen promptly even with long periods.
 const maxSleep = 20_000_000
