@@ -120,11 +120,16 @@ func TestCounterBitExact(t *testing.T) {
 }
 
 // The completions' timestamps must follow the device's clock: a PCM 500
-// ppm fast delivers its periods 500 ppm early.
+// ppm fast delivers its periods 500 ppm early. The reader runs as the
+// engine's does (locked thread, SCHED_FIFO where permitted), and the clock
+// is measured from the earliest stamps of the first and last second: a
+// stamp comes late when a loaded machine wakes the reader late, never
+// early, so the earliest ones lie on the device's line.
 func TestTimestampsFollowDeviceClock(t *testing.T) {
 	needPCMs(t)
-	const ppm = 500
-	d, err := Open(Config{Backend: "alsa", Name: "sgfast", Channels: 2, Rate: 48000, Period: 256})
+	const ppm, period = 500, 256
+	defer realtimeThread(t)()
+	d, err := Open(Config{Backend: "alsa", Name: "sgfast", Channels: 2, Rate: 48000, Period: period})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,22 +137,34 @@ func TestTimestampsFollowDeviceClock(t *testing.T) {
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Least-squares slope of time against frames, after a settling second.
-	var n, sx, sy, sxx, sxy float64
+	// Residual of each stamp from the nominal clock's line; a fast device
+	// makes it fall by ppm·1e-6 of a period each period.
+	const nominal = float64(period) / 48000 * 1e9
+	type point struct{ k, r float64 }
+	earliest := func(ps []point) point {
+		m := ps[0]
+		for _, p := range ps {
+			if p.r < m.r {
+				m = p
+			}
+		}
+		return m
+	}
+	var ps []point
 	for range 600 { // 3.2 s
 		c, err := d.Wait()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Count < 188 {
-			continue
-		}
-		x, y := float64(c.Count*256), float64(c.Time)/1e9
-		n++
-		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
+		k := float64(c.Count)
+		ps = append(ps, point{k, float64(c.Time) - k*nominal})
 	}
-	slope := (n*sxy - sx*sy) / (n*sxx - sx*sx)
-	got := (1/slope/48000 - 1) * 1e6
+	if d.Overflows() != 0 {
+		// A restarted stream starts a new device timeline.
+		t.Fatalf("%d overflows (%d periods lost): the reader fell 3 periods behind", d.Overflows(), d.LostPeriods())
+	}
+	first, last := earliest(ps[100:288]), earliest(ps[412:])
+	got := -(last.r - first.r) / (last.k - first.k) / nominal * 1e6
 	t.Logf("device clock measured from the completions: %+.1f ppm (true %+d)", got, ppm)
 	if got < ppm-50 || got > ppm+50 {
 		t.Errorf("completions run %+.1f ppm, want %d ± 50", got, ppm)

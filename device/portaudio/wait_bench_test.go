@@ -18,17 +18,7 @@ import (
 //	go test -run '^$' -bench WaitJitter -benchtime 400x ./device/portaudio
 func BenchmarkWaitJitter(b *testing.B) {
 	needPCMs(b)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	prio := int32(40) // struct sched_param
-	if _, _, e := unix.Syscall(unix.SYS_SCHED_SETSCHEDULER, 0, 1, uintptr(unsafe.Pointer(&prio))); e != 0 {
-		b.Logf("SCHED_FIFO: %v: measuring at normal priority", e)
-	} else {
-		defer func() {
-			prio = 0
-			unix.Syscall(unix.SYS_SCHED_SETSCHEDULER, 0, 0, uintptr(unsafe.Pointer(&prio)))
-		}()
-	}
+	defer realtimeThread(b)()
 	d, err := Open(Config{Backend: "alsa", Name: "sgfast", Channels: 2, Rate: 48000, Period: 256})
 	if err != nil {
 		b.Fatal(err)
@@ -67,4 +57,21 @@ func BenchmarkWaitJitter(b *testing.B) {
 	b.ReportMetric(math.Sqrt(ss/float64(len(ts)-1))/1e3, "µs-rms-interval-dev")
 	b.ReportMetric(worst/1e3, "µs-worst-interval-dev")
 	b.ReportMetric(cpu.Seconds()/(float64(ts[len(ts)-1]-ts[0])/1e9)*100, "%cpu")
+}
+
+// realtimeThread locks the calling goroutine to its thread and makes that
+// SCHED_FIFO where permitted, as the engine's interrupt loop is; the
+// returned function undoes both.
+func realtimeThread(t testing.TB) func() {
+	runtime.LockOSThread()
+	prio := int32(40) // struct sched_param
+	if _, _, e := unix.Syscall(unix.SYS_SCHED_SETSCHEDULER, 0, 1, uintptr(unsafe.Pointer(&prio))); e != 0 {
+		t.Logf("SCHED_FIFO: %v: measuring at normal priority", e)
+		return runtime.UnlockOSThread
+	}
+	return func() {
+		prio = 0
+		unix.Syscall(unix.SYS_SCHED_SETSCHEDULER, 0, 0, uintptr(unsafe.Pointer(&prio)))
+		runtime.UnlockOSThread()
+	}
 }
