@@ -202,5 +202,6 @@ func spinChild(pcm string) {
 	}
 	fmt.Printf("SPIN %s %d\n", state, (cpuTime() - cpu0).Milliseconds())
 	os.Stdout.Sync()
+	os.RemoveAll(pcms.Dir) // TestMain's cleanup does not run
 	unix.Exit(0)
 }
