@@ -3,6 +3,7 @@ package portaudio
 import (
 	"errors"
 	"fmt"
+	"github.com/sgbridge/sgbridge/internal/monotime"
 	"log/slog"
 	"regexp"
 	"strconv"
@@ -404,11 +405,9 @@ func (d *Device) Reopen(stop func() bool) error {
 	return device.ErrStopped
 }
 
-func nowNs() int64 {
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
-}
+// nowNs reads CLOCK_MONOTONIC without a system call (internal/monotime):
+// Wait reads it every few tens of microseconds while a period completes.
+func nowNs() int64 { return monotime.Now() }
 
 // find resolves a device name: a *pa.DeviceInfo from PortAudio's list, or
 // for an ALSA PCM it does not list, the PCM name to open directly.
