@@ -1,6 +1,9 @@
 package drift
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // clock estimates one free-running sample clock from (time, frame count)
 // pairs: when frame f completes, CLOCK_MONOTONIC reads t. It is a
@@ -23,6 +26,19 @@ import "math"
 // interrupt late) counts no more than a plausible one: the filter never
 // rejects and never restarts, unless a long one-signed run says the clock
 // really moved.
+//
+// Clipping needs a state to clip against, and the first points are the
+// state: one bad stamp among them (a grabber whose interrupt was pending
+// when it was unmasked, so its first completion is stamped at start-up,
+// a period late; a card that hands out buffered periods at once) would
+// set the rate percent off, and every later innovation would then be
+// clipped against that wrong line while the measured jitter grew to
+// explain it: confident and wrong for minutes. So the first warmup
+// points are held back and checked against each other first, by the
+// median of their consecutive slopes and the median intercept (robust to
+// up to three bad points of eight); a point off that line by more than
+// warmupSigma robust deviations, and by more than warmupFloor, never
+// reaches the filter.
 type clock struct {
 	nominal float64 // frames per nominal second
 	base    int64   // ns; tau is relative to it
@@ -41,10 +57,26 @@ type clock struct {
 	reject  int     // run of clipped innovations: > 0 late, < 0 early
 	rejects uint64  // all clipped innovations
 	resets  uint64  // starts over after a run of clipped innovations
+	// warm holds the first points until they are checked (see above).
+	warm    [warmup]point
+	nwarm   int
+	dropped uint64 // first points left out as inconsistent
+}
+
+// point is one (time, frame position) measurement.
+type point struct {
+	t int64
+	f uint64
 }
 
 // order is the number of states: time, rate, drift, jerk.
 const order = 4
+
+const (
+	warmup      = 8      // first points checked against each other
+	warmupSigma = 5      // robust deviations off the first points' line
+	warmupFloor = 250e-6 // s: and at least this far off, to be left out
+)
 
 const (
 	clockPriorRate = 0.05 // prior std of p: the ratio clamp's range
@@ -69,6 +101,7 @@ func (c *clock) init(nominal, q, a0, j0, jitter, rMin float64) {
 // learned jitter.
 func (c *clock) restart() {
 	c.n = 0
+	c.nwarm = 0
 	c.reject = 0
 	c.resets++
 }
@@ -77,8 +110,69 @@ func (c *clock) restart() {
 func (c *clock) valid() bool { return c.n >= 2 }
 
 // update feeds one measurement: frame position f completed at t ns. It
-// reports whether the measurement was used.
+// reports whether the measurement was used (held back for the warm-up
+// check counts as used).
 func (c *clock) update(t int64, f uint64) bool {
+	if c.n == 0 {
+		if c.nwarm > 0 && f <= c.warm[c.nwarm-1].f { // a new stream
+			c.nwarm = 0
+		}
+		c.warm[c.nwarm] = point{t, f}
+		c.nwarm++
+		// Until the check, extrapolate from the newest point at the
+		// nominal rate (what one point says), as the filter's first
+		// point does; valid() stays false.
+		c.base, c.frames, c.tau, c.p, c.a, c.j = t, f, 0, 1, 0, 0
+		if c.nwarm == warmup {
+			c.nwarm = 0
+			c.start()
+		}
+		return true
+	}
+	return c.feed(t, f)
+}
+
+// start checks the warm-up points against the line through their median
+// consecutive slope and median intercept and feeds the filter those on it.
+func (c *clock) start() {
+	w := &c.warm
+	var slope, icept, dev [warmup]float64
+	u := func(i int) float64 { return float64(w[i].f-w[0].f) / c.nominal }
+	s := func(i int) float64 { return float64(w[i].t-w[0].t) * secondsPerNs }
+	for i := 0; i < warmup-1; i++ {
+		slope[i] = (s(i+1) - s(i)) / (u(i+1) - u(i))
+	}
+	m := median(slope[:warmup-1])
+	for i := range warmup {
+		icept[i] = s(i) - m*u(i)
+	}
+	b := median(icept[:])
+	for i := range warmup {
+		dev[i] = math.Abs(s(i) - b - m*u(i))
+	}
+	sorted := dev
+	lim := math.Max(warmupFloor, warmupSigma*1.4826*median(sorted[:]))
+	for i := range warmup {
+		if dev[i] > lim {
+			c.dropped++
+			continue
+		}
+		c.feed(w[i].t, w[i].f)
+	}
+}
+
+// median returns the median of x, reordering it.
+func median(x []float64) float64 {
+	slices.Sort(x)
+	n := len(x)
+	if n%2 == 1 {
+		return x[n/2]
+	}
+	return (x[n/2-1] + x[n/2]) / 2
+}
+
+// feed runs one measurement through the filter.
+func (c *clock) feed(t int64, f uint64) bool {
 	if c.n == 0 {
 		c.base, c.frames = t, f
 		c.tau, c.p, c.a, c.j = 0, 1, 0, 0

@@ -135,6 +135,12 @@
 // state no more than a plausible timestamp would, and the filter never
 // restarts (only a run of 256 clipped innovations of one sign, a clock
 // that really jumped, makes it measure afresh).
+// Clipping needs a state, and the first points are the state: so the
+// first eight are held back and checked against each other (median of
+// consecutive slopes, median intercept); a stamp off their line (a
+// grabber whose first interrupt was pending at unmask and is stamped a
+// period late) never reaches the filter, which would otherwise hold a
+// rate percent off, confidently, for minutes (TestClockRecovers...).
 //
 // # Steps
 //

@@ -1,0 +1,98 @@
+package drift
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// A first interrupt stamped a period late (a grabber that had an
+// interrupt pending when it was unmasked, so the first completion is
+// stamped at start-up instead of when its buffer completed) must not
+// leave the device clock wrong: the filter must still measure the true
+// rate to well under a ppm within seconds.
+func TestClockRecoversFromStaleFirstStamp(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		period int
+		late   float64 // s, the first stamp's error
+		ppm    float64
+	}{
+		{"period 512, first a period late", 512, 10.52e-3, 150},
+		{"period 256, first a period late", 256, 5.2e-3, -200},
+		{"period 512, first 2 ms early", 512, -2e-3, 0},
+		{"period 512, no bad stamp", 512, 0, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := New(Config{DeviceRate: 48000, GraphRate: 48000, DevicePeriod: tc.period,
+				GraphPeriod: 256, Target: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			const jitter = 20e-6
+			sec := float64(tc.period) / 48000 / (1 + tc.ppm*1e-6) // true seconds per period
+			var at float64
+			for i := 1; i <= int(10/sec); i++ {
+				ts := float64(i)*sec + rng.NormFloat64()*jitter
+				if i == 1 {
+					ts += tc.late
+				}
+				c.dev.update(int64(ts*1e9), uint64(i*tc.period))
+				got := (1/c.dev.p - 1) * 1e6
+				if math.Abs(got-tc.ppm) < 1 {
+					if at == 0 {
+						at = float64(i) * sec
+					}
+				} else {
+					at = 0
+				}
+			}
+			got := (1/c.dev.p - 1) * 1e6
+			t.Logf("rate %+.3f ppm (true %+g) after 10 s, within 1 ppm from %.2f s on; %d resets, %d clipped, %d left out",
+				got, tc.ppm, at, c.dev.resets, c.dev.rejects, c.dev.dropped)
+			if at == 0 || at > 5 {
+				t.Errorf("rate not within 1 ppm of the truth from 5 s on: %+.3f ppm at 10 s, true %+g", got, tc.ppm)
+			}
+		})
+	}
+}
+
+// The warm-up check leaves out exactly the points off the others' line,
+// whatever the jitter, the lost interrupts or the rate.
+func TestWarmupLeavesOutInconsistentPoints(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		jitter float64         // s RMS
+		bad    map[int]float64 // point index -> error, s
+		skip   map[int]bool    // interrupts lost before this point
+		want   uint64
+	}{
+		{"clean", 20e-6, nil, nil, 0},
+		{"first a period late", 20e-6, map[int]float64{0: 5.3e-3}, nil, 1},
+		{"three of eight off", 20e-6, map[int]float64{0: 5e-3, 3: -2e-3, 5: 9e-3}, nil, 3},
+		{"lost interrupts are not bad points", 20e-6, nil, map[int]bool{2: true, 6: true}, 0},
+		{"1 ms jitter keeps every point", 1e-3, nil, nil, 0},
+		{"1 ms jitter, one 20 ms off", 1e-3, map[int]float64{4: 20e-3}, nil, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			var c clock
+			c.init(48000, 1e-30, 1e-9, 1e-12, 50e-6, 25e-12)
+			const period = 256
+			sec := period / 48000.0 * (1 + 300e-6)
+			k := 1
+			for i := range warmup {
+				if tc.skip[i] {
+					k++
+				}
+				ts := float64(k)*sec + rng.NormFloat64()*tc.jitter + tc.bad[i]
+				c.update(int64(ts*1e9), uint64(k*period))
+				k++
+			}
+			if c.dropped != tc.want || c.n != warmup-int(tc.want) {
+				t.Errorf("left out %d points, filter fed %d; want %d left out", c.dropped, c.n, tc.want)
+			}
+		})
+	}
+}
