@@ -10,6 +10,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/sgbridge/sgbridge/internal/monotime"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/sgbridge/sgbridge/device"
@@ -491,8 +493,6 @@ func (d *Device) Close() error {
 	return nil
 }
 
-func nowNs() int64 {
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
-}
+// nowNs stamps interrupts on CLOCK_MONOTONIC without a system call
+// (internal/monotime): the stamp must not wait for the scheduler.
+func nowNs() int64 { return monotime.Now() }
