@@ -70,21 +70,43 @@ func TestALSADriftSideBySideWithZita(t *testing.T) {
 
 	truth := 997 * (1 + ppm*1e-6)
 	t.Logf("%-9s %14s %14s %16s %10s %9s", "bridge", "THD+N median", "THD+N worst", "freq spread", "offset", "latency")
+	res := make([]result, len(ports))
 	for i, name := range ports {
 		r := measure(t, x[i], truth)
+		res[i] = r
 		t.Logf("%-9s %11.1f dB %11.1f dB %12.4f ppm %+7.3f ppm %6d fr  glitches %d",
 			strings.Split(name, ":")[0], r.sum.MedianTHDN, r.sum.WorstTHDN, r.spreadPPM, r.offPPM, lat[name], r.glitches)
-		if i > 0 {
-			continue // zita-a2j is measured, not judged
+	}
+	r := res[0]
+	if math.Abs(r.offPPM) > 0.1 {
+		t.Errorf("sgbridge: frequency %+.4f ppm from the device's true frequency (limit 0.1)", r.offPPM)
+	}
+	if r.sum.WorstTHDN > -120 {
+		t.Errorf("sgbridge: worst 100 ms window %.1f dB THD+N at frame %d (limit -120)", r.sum.WorstTHDN, r.sum.WorstStart)
+	}
+	if r.glitches > 0 {
+		t.Errorf("sgbridge: %d glitches", r.glitches)
+	}
+	if zita {
+		// The issue's comparison: at least 20 dB lower median THD+N, at
+		// most a fifth of the window-to-window frequency spread, and no
+		// more latency than zita-a2j reports to the graph.
+		z := res[1]
+		if d := z.sum.MedianTHDN - r.sum.MedianTHDN; d < 20 {
+			t.Errorf("sgbridge's median THD+N only %.1f dB below zita-a2j's (want >= 20)", d)
 		}
-		if math.Abs(r.offPPM) > 0.1 {
-			t.Errorf("sgbridge: frequency %+.4f ppm from the device's true frequency (limit 0.1)", r.offPPM)
+		if r.spreadPPM > z.spreadPPM/5 {
+			t.Errorf("sgbridge's frequency spread %.2f ppm is more than a fifth of zita-a2j's %.2f ppm", r.spreadPPM, z.spreadPPM)
 		}
-		if r.sum.WorstTHDN > -120 {
-			t.Errorf("sgbridge: worst 100 ms window %.1f dB THD+N at frame %d (limit -120)", r.sum.WorstTHDN, r.sum.WorstStart)
-		}
-		if r.glitches > 0 {
-			t.Errorf("sgbridge: %d glitches", r.glitches)
+		// Latency: the issue's bar is zita-a2j's own buffering, two device
+		// periods + the graph period + its resampler's delay; held here
+		// without the resampler term. (zita-a2j reports 544 frames to the
+		// graph at 256/256: one period each and its resampler, no margin
+		// for its ALSA thread waking late.)
+		ls, lz := lat["sgba:capture_1"], lat["zita:capture_1"]
+		t.Logf("capture latency reported to the graph: sgbridge %d frames, zita-a2j %d", ls, lz)
+		if bar := 3 * period; ls == 0 || ls > bar {
+			t.Errorf("sgbridge reports %d frames of capture latency (want 1..%d: two device periods and a graph period)", ls, bar)
 		}
 	}
 	if st["underruns"] != 0 || st["xruns"] != 0 || st["overflow_frames"] != 0 {
@@ -116,9 +138,10 @@ func measure(t *testing.T, x []float64, truth float64) result {
 	return result{sum: analysis.Summarize(ws), offPPM: (fit.Freq/truth - 1) * 1e6, spreadPPM: std / truth * 1e6, glitches: len(g)}
 }
 
-var latRe = regexp.MustCompile(`(?m)^(\S+)\n(?:\s+.*\n)*?\s+port latency = (\d+) frames`)
+var latRe = regexp.MustCompile(`(?m)^(\S+)\n(?:\s+.*\n)*?\s+port capture latency = \[ \d+ (\d+) \] frames`)
 
-// portLatencies is each port's capture latency as jack_lsp -l reports it:
+// portLatencies is each port's capture latency (the range's maximum) as
+// jack_lsp -l reports it ("port capture latency = [ min max ] frames"):
 // what the bridge told the graph.
 func portLatencies(t *testing.T, server string) map[string]int {
 	out, err := exec.Command("jack_lsp", "-s", server, "-l").Output()
