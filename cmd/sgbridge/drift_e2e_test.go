@@ -3,6 +3,7 @@
 package main
 
 import (
+	"maps"
 	"strconv"
 	"testing"
 	"time"
@@ -27,7 +28,14 @@ func driftThroughJACK(t *testing.T, gcMBps float64, b sineBars) {
 			args = append(args, "--gc-stress", strconv.FormatFloat(gcMBps, 'f', -1, 64))
 		}
 		x, st, p := throughJACK(t, "sgbd", channels, settle*time.Second, seconds*time.Second, args...)
-		return st, func() {
+		seen := st
+		if gcMBps > 0 {
+			// Under GC pressure a held interrupt loop is what is being
+			// measured, not the machine: only server xruns repeat the run.
+			seen = maps.Clone(st)
+			delete(seen, "worst_stall_us")
+		}
+		return seen, func() {
 			p.logOnFailure(t)
 			if len(x) != channels || len(x[0]) < (seconds-1)*48000 {
 				t.Fatalf("recorded %d channels, %d frames", len(x), len(x[0]))
