@@ -24,7 +24,11 @@ type Completion struct {
 type Grabber interface {
 	// Format is the stream format, fixed when the device was opened.
 	Format() Format
-	// Start arms the device; the first buffer completes one period later.
+	// Start arms the device. Completion 1 is the first buffer that
+	// completed after Start and whose interrupt was taken then: a
+	// period or two later (a backend may let an interrupt already
+	// pending at Start only set its count base, as its time would be
+	// the time of Start, not of the buffer).
 	Start() error
 	// Wait blocks until at least one more buffer completed.
 	Wait() (Completion, error)
