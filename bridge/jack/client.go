@@ -12,16 +12,21 @@ static uint64_t load_u64(uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAX
 static uint32_t load_u32(uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static void store_u32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 static int load_acquire_int(int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static void store_int(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 */
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -41,11 +46,24 @@ var (
 	ErrClosed = errors.New("JACK client closed")
 )
 
+// ReconnectInterval is how often a client whose server went away tries to
+// reach it again (Config.Reconnect).
+const ReconnectInterval = 250 * time.Millisecond
+
 // Config says which server to join and how to name the ports.
 type Config struct {
 	Name       string // client name; JACK may append a suffix if taken
 	Server     string // "" = $JACK_DEFAULT_SERVER or "default"
 	PortPrefix string // port names are PortPrefix + 1..N; "" = "capture_"
+	// Reconnect keeps a started client alive across a server restart:
+	// when the server goes away the client says so and tries every
+	// ReconnectInterval; when it is back the same ports are registered
+	// again, fed from the same ring (what queued up meanwhile is
+	// dropped) and connected as Connect last asked. Without it, or when
+	// the server comes back at another sample rate, Done is closed.
+	Reconnect bool
+	// Log receives the reconnect messages; nil logs nothing.
+	Log *slog.Logger
 }
 
 // Stats are the client's counters.
@@ -54,23 +72,28 @@ type Stats struct {
 	Cycles         uint64 // process callbacks run
 	UnderrunEvents uint64 // from the ring: cycles short of data after start
 	UnderrunFrames uint64 // from the ring: frames replaced by silence
+	Reconnects     uint64 // times the client came back after the server went away
 }
 
 // Client is one JACK client. Its methods may be called from any goroutine
 // but not concurrently with or after Close, except Done and Err.
 type Client struct {
-	j      *C.struct_sgb_jack // C memory: the callbacks hold it
-	cfg    Config
-	name   string
-	rate   int
-	ring   *ring.Ring
-	ports  []string // our full port names
-	wakeR  *os.File
-	wakeW  int
-	done   chan struct{}
-	mu     sync.Mutex
-	err    error
-	closed bool
+	j     *C.struct_sgb_jack // C memory: the callbacks hold it
+	cfg   Config
+	rate  int
+	wakeR *os.File
+	wakeW int
+	quit  chan struct{} // closed by Close: stops a reconnect
+	done  chan struct{}
+
+	mu         sync.Mutex // guards what follows and j.client, which a reconnect replaces
+	name       string
+	ring       *ring.Ring
+	ports      []string // our full port names
+	connect    []string // the patterns Connect last got, for a reconnect
+	reconnects atomic.Uint64
+	err        error
+	closed     bool
 }
 
 // serverName is what the user would call the server in a message.
@@ -141,6 +164,7 @@ func Open(cfg Config) (*Client, error) {
 		rate:  int(C.jack_get_sample_rate(j.client)),
 		wakeR: os.NewFile(uintptr(p[0]), "jack-shutdown"),
 		wakeW: p[1],
+		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
 	j.rate = C.uint32_t(c.rate)
@@ -193,26 +217,149 @@ func statusText(st int) string {
 }
 
 // watch turns the shutdown callback's pipe write (or the pipe's closing in
-// Close) into Done and Err.
+// Close) into Done and Err, or into a reconnect.
 func (c *Client) watch() {
 	var b [1]byte
-	n, _ := c.wakeR.Read(b[:]) // blocks in the poller, not on a thread
-	c.mu.Lock()
-	if n == 1 && C.load_acquire_int(&c.j.shutdown) != 0 {
-		reason := strings.TrimSpace(C.GoString(&c.j.reason[0]))
-		if reason == "" {
-			reason = "no reason given"
+	for {
+		n, _ := c.wakeR.Read(b[:]) // blocks in the poller, not on a thread
+		shutdown := n == 1 && C.load_acquire_int(&c.j.shutdown) != 0
+		c.mu.Lock()
+		if shutdown {
+			reason := strings.TrimSpace(C.GoString(&c.j.reason[0]))
+			if reason == "" {
+				reason = "no reason given"
+			}
+			if c.cfg.Reconnect && c.ring != nil && !c.closed {
+				c.mu.Unlock()
+				if c.reconnect(reason) {
+					continue
+				}
+				c.mu.Lock()
+				if c.err == nil {
+					c.err = ErrClosed
+				}
+				c.mu.Unlock()
+				close(c.done)
+				return
+			}
+			c.err = fmt.Errorf("jack: server %q: %w: %s", serverName(c.cfg.Server), ErrShutdown, reason)
+		} else if c.err == nil {
+			c.err = ErrClosed
 		}
-		c.err = fmt.Errorf("jack: server %q: %w: %s", serverName(c.cfg.Server), ErrShutdown, reason)
-	} else if c.err == nil {
-		c.err = ErrClosed
+		c.mu.Unlock()
+		close(c.done)
+		return
 	}
+}
+
+// reconnect closes the client the server dropped, says so once, and tries
+// every ReconnectInterval until the server answers and the client is back.
+// It returns false when Close stopped it or the server came back at
+// another rate (Err says so).
+func (c *Client) reconnect(reason string) bool {
+	c.mu.Lock()
+	// After a shutdown jack_client_close only frees: no callback runs.
+	C.jack_client_close(c.j.client)
+	c.j.client = nil
 	c.mu.Unlock()
-	close(c.done)
+	c.logf(slog.LevelWarn, "JACK server gone; the device keeps running and its audio is dropped until the server returns",
+		"reason", reason)
+	since := time.Now()
+	t := time.NewTicker(ReconnectInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.quit:
+			return false
+		case <-t.C:
+		}
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return false
+		}
+		err := c.reopen()
+		if err != nil {
+			fatal := errors.Is(err, errRate)
+			if fatal {
+				c.err = err
+			}
+			c.mu.Unlock()
+			if fatal {
+				c.logf(slog.LevelError, "JACK server is back at another rate; stopping", "err", err)
+				return false
+			}
+			continue
+		}
+		n, patterns := c.reconnects.Add(1), c.connect
+		c.mu.Unlock()
+		if len(patterns) > 0 {
+			if err := c.Connect(patterns); err != nil {
+				c.logf(slog.LevelWarn, "auto-connect after the reconnect failed", "err", err)
+			}
+		}
+		c.logf(slog.LevelInfo, "JACK server is back; client reconnected",
+			"away", time.Since(since).Round(time.Millisecond).String(), "reconnects", n)
+		return true
+	}
+}
+
+// errRate marks a server that came back at another sample rate.
+var errRate = errors.New("sample rate changed")
+
+// reopen opens a client on the returned server and puts the ports back on
+// the ring. Called with mu held, while no client exists.
+func (c *Client) reopen() error {
+	cname, cserver := C.CString(c.cfg.Name), C.CString(c.cfg.Server)
+	defer C.free(unsafe.Pointer(cname))
+	defer C.free(unsafe.Pointer(cserver))
+	var status C.int
+	client := C.sgb_jack_open(cname, cserver, &status)
+	if client == nil {
+		return ErrNoServer
+	}
+	if rate := int(C.jack_get_sample_rate(client)); rate != c.rate {
+		C.jack_client_close(client)
+		// The ring is sized, the device opened and the controller set up
+		// for the old rate: the engine must start over.
+		return fmt.Errorf("jack: server %q came back at %d Hz, was %d Hz: %w: %w",
+			serverName(c.cfg.Server), rate, c.rate, ErrShutdown, errRate)
+	}
+	j := c.j
+	j.client = client
+	j.shutdown = 0
+	j.reason[0] = 0
+	j.have_frames = 0 // a new server counts frames from its own start
+	j.nports = 0
+	C.store_u32(&j.period, C.uint32_t(C.jack_get_buffer_size(client)))
+	C.store_int(&j.restart, 1)
+	c.name = C.GoString(C.jack_get_client_name(client))
+	fail := func(err error) error {
+		C.jack_client_close(client)
+		j.client = nil
+		return err
+	}
+	if rc := C.sgb_jack_set_callbacks(j); rc != 0 {
+		return fail(fmt.Errorf("jack: set callbacks (%d)%s", int(rc), detail()))
+	}
+	if err := c.activate(); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+func (c *Client) logf(level slog.Level, msg string, args ...any) {
+	if c.cfg.Log != nil {
+		c.cfg.Log.Log(context.Background(), level, msg, append([]any{"sink", "jack", "client", c.Name()}, args...)...)
+	}
 }
 
 // Name is the client name JACK gave us.
-func (c *Client) Name() string { return c.name }
+func (c *Client) Name() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.name
+}
 
 // Rate is the graph's sample rate.
 func (c *Client) Rate() int { return c.rate }
@@ -232,12 +379,18 @@ func (c *Client) JACKClock() string {
 }
 
 // Ports lists the full names of the registered ports.
-func (c *Client) Ports() []string { return append([]string(nil), c.ports...) }
+func (c *Client) Ports() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.ports...)
+}
 
 // Start registers r.Channels() capture ports, installs the process
 // callback that feeds them from r and activates the client. r must outlive
 // the client: close it after Close.
 func (c *Client) Start(r *ring.Ring) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.ring != nil {
 		return errors.New("jack: client already started")
 	}
@@ -245,10 +398,25 @@ func (c *Client) Start(r *ring.Ring) error {
 	if n < 1 || n > MaxPorts {
 		return fmt.Errorf("jack: %d channels, want 1..%d", n, MaxPorts)
 	}
+	c.j.ring = (*C.struct_sgb_ring)(r.Header())
+	if err := c.activateN(n); err != nil {
+		return err
+	}
+	c.ring = r
+	return nil
+}
+
+// activate registers the ports again on a new client (a reconnect).
+func (c *Client) activate() error { return c.activateN(c.ring.Channels()) }
+
+// activateN registers n ports, installs the process callback and
+// activates the client. Called with mu held.
+func (c *Client) activateN(n int) error {
 	j := c.j
 	ctype := C.CString(C.JACK_DEFAULT_AUDIO_TYPE)
 	defer C.free(unsafe.Pointer(ctype))
 	flags := C.ulong(C.JackPortIsOutput | C.JackPortIsPhysical | C.JackPortIsTerminal)
+	var names []string
 	for i := range n {
 		name := fmt.Sprintf("%s%d", c.cfg.PortPrefix, i+1)
 		cn := C.CString(name)
@@ -259,9 +427,8 @@ func (c *Client) Start(r *ring.Ring) error {
 		}
 		j.ports[i] = p
 		j.nports = C.uint32_t(i + 1)
-		c.ports = append(c.ports, C.GoString(C.jack_port_name(p)))
+		names = append(names, C.GoString(C.jack_port_name(p)))
 	}
-	j.ring = (*C.struct_sgb_ring)(r.Header())
 	C.sgb_jack_set_latency_ranges(j)
 	if rc := C.sgb_jack_set_process(j); rc != 0 {
 		return fmt.Errorf("jack: set process callback (%d)%s", int(rc), detail())
@@ -269,7 +436,7 @@ func (c *Client) Start(r *ring.Ring) error {
 	if rc := C.jack_activate(j.client); rc != 0 {
 		return fmt.Errorf("jack: activate client %s (%d)%s", c.name, int(rc), detail())
 	}
-	c.ring = r
+	c.ports = names
 	return nil
 }
 
@@ -277,7 +444,9 @@ func (c *Client) Start(r *ring.Ring) error {
 // queue's real target fill. The graph recomputes its latencies at once.
 func (c *Client) SetLatency(frames int) {
 	C.store_u32(&c.j.latency, C.uint32_t(max(frames, 0)))
-	if c.ring != nil {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ring != nil && c.j.client != nil {
 		C.jack_recompute_total_latencies(c.j.client)
 	}
 }
@@ -287,8 +456,14 @@ func (c *Client) SetLatency(frames int) {
 // regular expression searched in the port names (as jack_get_ports does).
 // Ports beyond the matches stay unconnected.
 func (c *Client) Connect(patterns []string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.ring == nil {
 		return errors.New("jack: connect before Start")
+	}
+	c.connect = append([]string(nil), patterns...)
+	if c.j.client == nil {
+		return nil // the server is away: the reconnect connects them
 	}
 	inputs := c.inputPorts()
 	var targets []string
@@ -358,10 +533,13 @@ func (c *Client) Stats() Stats {
 		Xruns:  uint64(C.load_u64(&c.j.xruns)),
 		Cycles: uint64(C.load_u64(&c.j.cycles)),
 	}
+	// Lock-free: the engine's status may ask while a reconnect holds mu.
+	// ring is set once, by Start, before anyone asks.
 	if c.ring != nil {
 		rs := c.ring.Stats()
 		s.UnderrunEvents, s.UnderrunFrames = rs.UnderrunEvents, rs.UnderrunFrames
 	}
+	s.Reconnects = c.reconnects.Load()
 	return s
 }
 
@@ -385,13 +563,19 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
+	client, name := c.j.client, c.name
+	c.j.client = nil
 	c.mu.Unlock()
+	close(c.quit)
 
 	var err error
 	// jack_client_close deactivates first and also works after a
-	// server shutdown; after it no callback runs.
-	if rc := C.jack_client_close(c.j.client); rc != 0 && c.Err() == nil {
-		err = fmt.Errorf("jack: close client %s (%d)%s", c.name, int(rc), detail())
+	// server shutdown; after it no callback runs. (None exists while a
+	// reconnect waits for the server.)
+	if client != nil {
+		if rc := C.jack_client_close(client); rc != 0 && c.Err() == nil {
+			err = fmt.Errorf("jack: close client %s (%d)%s", name, int(rc), detail())
+		}
 	}
 	// Closing the write end wakes watch with EOF if no shutdown did.
 	unix.Close(c.wakeW)

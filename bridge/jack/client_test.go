@@ -1,9 +1,12 @@
 package jack
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -334,5 +337,109 @@ func TestOpenRefusesTheServersName(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "is the JACK server's name") {
 			t.Errorf("Open(%q on %q, env %q) = %v", tc.name, tc.server, tc.env, err)
 		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer a logger and the test may share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func waitWithin(t *testing.T, what string, d time.Duration, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !ok(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// With Reconnect a started client outlives its server: it says the
+// server is gone, waits, registers the same ports on the server that
+// comes back and runs its process callback there; a server back at
+// another rate ends it with a reason.
+func TestReconnectAfterServerRestart(t *testing.T) {
+	srv := jackd.StartT(t, 48000, 256)
+	var logs lockedBuffer
+	c, err := Open(Config{Name: "sgbre", Server: srv.Name, Reconnect: true,
+		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r, err := ring.New(2, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := c.Start(r); err != nil {
+		t.Fatal(err)
+	}
+	waitWithin(t, "first cycles", 5*time.Second, func() bool { return c.Stats().Cycles > 10 })
+
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitWithin(t, "the gone message", 5*time.Second, func() bool { return strings.Contains(logs.String(), "JACK server gone") })
+	time.Sleep(3 * ReconnectInterval)
+	select {
+	case <-c.Done():
+		t.Fatalf("Done closed while the server was away: %v", c.Err())
+	default:
+	}
+
+	back, err := jackd.Start(srv.Name, 48000, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Stop()
+	waitWithin(t, "the reconnect", 10*time.Second, func() bool { return c.Stats().Reconnects == 1 })
+	cycles := c.Stats().Cycles
+	waitWithin(t, "cycles on the new server", 5*time.Second, func() bool { return c.Stats().Cycles > cycles+20 })
+	out, err := exec.Command("jack_lsp", "-s", srv.Name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"sgbre:capture_1", "sgbre:capture_2"} {
+		if !strings.Contains(string(out), p) {
+			t.Errorf("port %s missing on the restarted server:\n%s", p, out)
+		}
+	}
+	if !strings.Contains(logs.String(), "JACK server is back; client reconnected") {
+		t.Errorf("no reconnect message:\n%s", logs.String())
+	}
+	t.Logf("log:\n%s", logs.String())
+
+	// Back at another rate: the ring and the device are set up for
+	// 48 kHz, so the client must end, saying why.
+	if err := back.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	other, err := jackd.Start(srv.Name, 44100, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Stop()
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Done not closed 10 s after the server came back at 44.1 kHz")
+	}
+	if err := c.Err(); !errors.Is(err, ErrShutdown) || !strings.Contains(err.Error(), "44100 Hz") {
+		t.Errorf("Err = %v, want the rate change", err)
 	}
 }

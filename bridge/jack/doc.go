@@ -4,4 +4,12 @@
 // client, registers the ports, reports the capture latency, connects the
 // ports on request and learns about xruns and a server shutdown from
 // counters and a pipe the C callbacks write.
+//
+// With Config.Reconnect a shutdown is not the end: the client closes what
+// the server dropped, tries the server again every ReconnectInterval,
+// and on its return registers the same ports, feeds them from the same
+// ring (the first cycle drops what queued up meanwhile, so the wait does
+// not become latency) and reconnects them as Connect last asked. A server
+// that returns at another sample rate ends the client: the ring, the
+// device and the drift controller were set up for the old one.
 package jack

@@ -125,6 +125,13 @@ static int on_process(jack_nframes_t nframes, void *arg)
 	for (i = 0; i < j->nports; i++)
 		j->bufs[i] = jack_port_get_buffer(j->ports[i], nframes);
 
+	/* Back on a restarted server: what queued up while we were away
+	 * would only be latency. */
+	if (__atomic_load_n(&j->restart, __ATOMIC_ACQUIRE)) {
+		sgb_ring_restart(j->ring);
+		__atomic_store_n(&j->restart, 0, __ATOMIC_RELEASE);
+	}
+
 	/* JACK's cycle times are filtered by its own DLL; they go out on
 	 * CLOCK_MONOTONIC, the grabber's interrupt clock (see
 	 * sgb_jack_detect_clock; a test checks it against the real clock). */

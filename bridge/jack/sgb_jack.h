@@ -30,6 +30,7 @@ struct sgb_jack {
 	uint64_t xruns;
 	uint64_t cycles;
 	int shutdown;
+	int restart;            /* Go sets it at a reconnect: drop the stale queue */
 
 	int wake_fd;            /* written once on shutdown; Go waits on it */
 	char reason[SGB_JACK_REASON];

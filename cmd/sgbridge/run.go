@@ -381,7 +381,9 @@ func (o *runOptions) openSink(spec device.Spec, channels int, log *slog.Logger) 
 		})
 		return s, kind, err
 	}
-	c, err := jack.Open(jack.Config{Name: o.name, Server: o.jackServer})
+	// Reconnect: like the PipeWire node, the ports come back when the
+	// server does, and the device runs on meanwhile.
+	c, err := jack.Open(jack.Config{Name: o.name, Server: o.jackServer, Reconnect: true, Log: log})
 	if err != nil {
 		return nil, "", err
 	}
