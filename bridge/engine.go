@@ -127,6 +127,7 @@ type counters struct {
 	graphPPM    atomic.Uint64
 	errorFrames atomic.Uint64
 	resyncs     atomic.Uint64
+	skipped     atomic.Uint64
 	alignments  atomic.Uint64
 	delay       atomic.Uint64 // float64 bits
 	lockedAt    atomic.Int64  // CLOCK_MONOTONIC ns
@@ -152,16 +153,20 @@ type Stats struct {
 	DeviceReturns  uint64  `json:"device_returns"`   // times the device vanished and was reopened
 
 	// Drift control; zero in pass-through mode.
-	Resample   bool    `json:"resample"`
-	Lock       string  `json:"lock,omitempty"`  // waiting, acquiring, locked
-	RatioPPM   float64 `json:"ratio_ppm"`       // ratio in use vs nominal
-	DevicePPM  float64 `json:"device_ppm"`      // device clock vs CLOCK_MONOTONIC
-	GraphPPM   float64 `json:"graph_ppm"`       // graph clock vs CLOCK_MONOTONIC
-	Error      float64 `json:"error_frames"`    // latency minus target
-	Resyncs    uint64  `json:"resyncs"`         // corrections past the bound
-	Alignments uint64  `json:"alignments"`      // corrections while acquiring
-	Delay      float64 `json:"resampler_delay"` // input frames
-	LockedAt   float64 `json:"locked_after_s"`  // seconds from start to lock (0: not yet)
+	Resample  bool    `json:"resample"`
+	Lock      string  `json:"lock,omitempty"` // waiting, acquiring, locked
+	RatioPPM  float64 `json:"ratio_ppm"`      // ratio in use vs nominal
+	DevicePPM float64 `json:"device_ppm"`     // device clock vs CLOCK_MONOTONIC
+	GraphPPM  float64 `json:"graph_ppm"`      // graph clock vs CLOCK_MONOTONIC
+	Error     float64 `json:"error_frames"`   // latency minus target
+	Resyncs   uint64  `json:"resyncs"`        // corrections past the bound
+	// SkippedCycles are graph cycles that did not read from the queue
+	// (the graph's own xruns: its driver ran late and skipped us); the
+	// queue moved by their frames and was put back with a resync.
+	SkippedCycles uint64  `json:"skipped_cycles"`
+	Alignments    uint64  `json:"alignments"`      // corrections while acquiring
+	Delay         float64 `json:"resampler_delay"` // input frames
+	LockedAt      float64 `json:"locked_after_s"`  // seconds from start to lock (0: not yet)
 }
 
 // New checks that dev and sink can be bridged and sizes the queue.
@@ -584,6 +589,7 @@ func (e *Engine) publish() {
 	e.stats.errorFrames.Store(math.Float64bits(st.Error))
 	e.stats.latency.Store(int64(math.Round(st.Latency * 1000)))
 	e.stats.resyncs.Store(st.Resyncs)
+	e.stats.skipped.Store(st.SkippedCycles)
 	e.stats.alignments.Store(st.Alignments)
 	e.stats.delay.Store(math.Float64bits(e.rs.Delay()))
 	if st.LockedAt != 0 && e.stats.lockedAt.Load() == 0 {
@@ -645,6 +651,7 @@ func (e *Engine) Stats() Stats {
 	st.GraphPPM = math.Float64frombits(e.stats.graphPPM.Load())
 	st.Error = math.Float64frombits(e.stats.errorFrames.Load())
 	st.Resyncs = e.stats.resyncs.Load()
+	st.SkippedCycles = e.stats.skipped.Load()
 	st.Alignments = e.stats.alignments.Load()
 	st.Delay = math.Float64frombits(e.stats.delay.Load())
 	if at := e.stats.lockedAt.Load(); at != 0 {

@@ -310,7 +310,7 @@ func (o *runOptions) run(ctx context.Context, stderr io.Writer) error {
 				"lost_irqs", s.LostIRQs, "overflow_frames", s.Overflows, "worst_stall_us", int(s.WorstStall * 1e6)}
 			if s.Resample {
 				attrs = append(attrs, "lock", s.Lock, "ratio_ppm", s.RatioPPM, "error_frames", s.Error,
-					"resyncs", s.Resyncs, "latency_frames", s.Latency)
+					"resyncs", s.Resyncs, "skipped_cycles", s.SkippedCycles, "latency_frames", s.Latency)
 			}
 			log.Info("stopped", attrs...)
 			if err != nil && !errors.Is(err, context.Canceled) {
