@@ -377,7 +377,9 @@ func (c *Controller) Update(in Input) Output {
 	// Sink clock, once per new cycle.
 	sk := &in.Sink
 	if sk.Cycle != 0 && sk.Cycle != c.lastCycle {
-		if c.lastCycle != 0 && sk.Frames >= c.lastSinkF && sk.ReadPos >= c.lastRead {
+		// Not before the reader's first frame: while the ring fills to its
+		// start level the sink plays silence by design, not a skip.
+		if c.lastCycle != 0 && c.lastRead > 0 && sk.Frames >= c.lastSinkF && sk.ReadPos >= c.lastRead {
 			df, dr := sk.Frames-c.lastSinkF, sk.ReadPos-c.lastRead
 			if df > dr {
 				// The sink played silence instead of df-dr frames (an
