@@ -98,7 +98,8 @@ func printStatus(w io.Writer, d *statusDoc) {
 		if d.LockedAt > 0 {
 			lock = fmt.Sprintf("after %.1f s", d.LockedAt)
 		}
-		fmt.Fprintf(w, "  lock       %s, %d alignments, %d resyncs, resampler delay %.1f frames\n", lock, d.Alignments, d.Resyncs, d.Delay)
+		fmt.Fprintf(w, "  lock       %s, %d alignments, %d resyncs (%d graph cycles skipped), resampler delay %.1f frames\n",
+			lock, d.Alignments, d.Resyncs, d.SkippedCycles, d.Delay)
 	}
 	fmt.Fprintf(w, "  queue      %d frames (start fill %d, capacity %d)\n", d.Fill, d.Target, d.Capacity)
 	if d.Latency != 0 {
