@@ -42,7 +42,7 @@ func TestUIODriftSineThroughJACK(t *testing.T) {
 	p.logOnFailure(t)
 	waitPorts(t, srv.Name, "sgbu:capture_", 2, p)
 	time.Sleep(settle * time.Second)
-	x := record(t, env, "sgbu:capture_*", 2, seconds)
+	x := record(t, env, 2, seconds, "sgbu:capture_*")
 	p.stop(t)
 	st := finalStats(t, p.output())
 	t.Logf("sgbridge at exit: %v", st)

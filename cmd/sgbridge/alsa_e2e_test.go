@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +12,6 @@ import (
 	"github.com/sgbridge/sgbridge/internal/alsatest"
 	"github.com/sgbridge/sgbridge/internal/analysis"
 	"github.com/sgbridge/sgbridge/internal/jackd"
-	"github.com/sgbridge/sgbridge/internal/wav"
 )
 
 // TestALSADevicesListed: sgbridge devices lists the PortAudio capture
@@ -85,23 +81,7 @@ func TestALSAVanishAndReturn(t *testing.T) {
 // recordPorts records one channel per port for seconds.
 func recordPorts(t *testing.T, env, ports []string, seconds int) [][]float64 {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "rec.wav")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+30)*time.Second)
-	defer cancel()
-	args := []string{"--daemon", "-c", strconv.Itoa(len(ports))}
-	for _, p := range ports {
-		args = append(args, "-p", p)
-	}
-	args = append(args, "-d", strconv.Itoa(seconds), "-f", "wavex", out)
-	rec := exec.CommandContext(ctx, "jack_capture", args...)
-	rec.Env = append(os.Environ(), env...)
-	if b, err := rec.CombinedOutput(); err != nil {
-		t.Fatalf("jack_capture: %v\n%s", err, b)
-	}
-	_, x, err := wav.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := record(t, env, len(ports), seconds, ports...)
 	if len(x) != len(ports) || len(x[0]) < (seconds-1)*48000 {
 		t.Fatalf("recorded %d channels of %d frames", len(x), len(x[0]))
 	}

@@ -326,13 +326,19 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-func record(t *testing.T, env []string, ports string, channels, seconds int) [][]float64 {
+// record runs jack_capture for seconds: channels channels taken from the
+// ports the patterns match (one pattern may match them all), as a WAV.
+func record(t *testing.T, env []string, channels, seconds int, patterns ...string) [][]float64 {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "rec.wav")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+30)*time.Second)
 	defer cancel()
-	rec := exec.CommandContext(ctx, "jack_capture", "--daemon", "-c", strconv.Itoa(channels),
-		"-p", ports, "-d", strconv.Itoa(seconds), "-f", "wavex", out)
+	args := []string{"--daemon", "-c", strconv.Itoa(channels)}
+	for _, p := range patterns {
+		args = append(args, "-p", p)
+	}
+	args = append(args, "-d", strconv.Itoa(seconds), "-f", "wavex", out)
+	rec := exec.CommandContext(ctx, "jack_capture", args...)
 	rec.Env = append(os.Environ(), env...)
 	if b, err := rec.CombinedOutput(); err != nil {
 		t.Fatalf("jack_capture: %v\n%s", err, b)
@@ -356,7 +362,7 @@ func throughJACK(t *testing.T, name string, channels int, settle, seconds time.D
 	p := startSgbridge(t, env, append(append([]string{"run"}, args...), "--name", name)...)
 	waitPorts(t, srv.Name, name+":capture_", channels, p)
 	time.Sleep(settle)
-	x := record(t, env, name+":capture_*", channels, int(seconds/time.Second))
+	x := record(t, env, channels, int(seconds/time.Second), name+":capture_*")
 	p.stop(t)
 	srv.Stop()
 	st := finalStats(t, p.output())

@@ -37,7 +37,7 @@ func TestJACKServerRestartSurvived(t *testing.T) {
 	waitPorts(t, back.Name, "sgbrs:capture_", 2, p)
 
 	const seconds = 5
-	x := record(t, env, "sgbrs:capture_*", 2, seconds)
+	x := record(t, env, 2, seconds, "sgbrs:capture_*")
 	p.stop(t)
 	st := finalStats(t, p.output())
 	checked := verifyCounter(t, x)

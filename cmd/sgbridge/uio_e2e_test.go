@@ -121,7 +121,7 @@ func TestUIOVanishAndReturn(t *testing.T) {
 				t.Fatalf("never resumed:\n%s", p.output())
 			}
 		}
-		x := record(t, env, "sgb:capture_*", 2, 3)
+		x := record(t, env, 2, 3, "sgb:capture_*")
 		p.stop(t)
 		srv.Stop() // the next attempt must not share the machine with this server
 		st := finalStats(t, p.output())
