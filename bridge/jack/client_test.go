@@ -1,12 +1,10 @@
 package jack
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 
 	"github.com/sgbridge/sgbridge/bridge/ring"
 	"github.com/sgbridge/sgbridge/internal/jackd"
+	"github.com/sgbridge/sgbridge/internal/logtail"
 )
 
 func TestOpenNoServer(t *testing.T) {
@@ -340,24 +339,6 @@ func TestOpenRefusesTheServersName(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer a logger and the test may share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func waitWithin(t *testing.T, what string, d time.Duration, ok func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(d); !ok(); {
@@ -374,9 +355,9 @@ func waitWithin(t *testing.T, what string, d time.Duration, ok func() bool) {
 // another rate ends it with a reason.
 func TestReconnectAfterServerRestart(t *testing.T) {
 	srv := jackd.StartT(t, 48000, 256)
-	var logs lockedBuffer
+	logs := &logtail.Buffer{Max: 1 << 20}
 	c, err := Open(Config{Name: "sgbre", Server: srv.Name, Reconnect: true,
-		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+		Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/sgbridge/sgbridge/bridge/pipewire"
 	"github.com/sgbridge/sgbridge/bridge/ring"
 	"github.com/sgbridge/sgbridge/internal/analysis"
+	"github.com/sgbridge/sgbridge/internal/logtail"
 	"github.com/sgbridge/sgbridge/internal/pwtest"
 	"github.com/sgbridge/sgbridge/internal/wav"
 )
@@ -411,8 +412,8 @@ func TestTimingSnapshots(t *testing.T) {
 func TestDaemonRestart(t *testing.T) {
 	srv := pwtest.StartT(t, pwtest.Config{Rate: rate, Quantum: quantum})
 	needBinary(t, "pw-record")
-	var logBuf syncBuffer
-	log := slog.New(slog.NewTextHandler(&logBuf, nil))
+	logBuf := &logtail.Buffer{Max: 1 << 20}
+	log := slog.New(slog.NewTextHandler(logBuf, nil))
 	const channels = 4
 	b := startBridge(t, pipewire.Config{Name: "sgbt_restart", Log: log}, channels)
 	waitEvent(t, b.sink, pipewire.Streaming, 10*time.Second)
@@ -463,23 +464,6 @@ func TestDaemonRestart(t *testing.T) {
 	if n < 2*rate {
 		t.Fatalf("only %d frames after the restart", n)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func needBinary(t *testing.T, names ...string) {
