@@ -129,14 +129,7 @@ func TestTimestampsFollowDeviceClock(t *testing.T) {
 	needPCMs(t)
 	const ppm, period = 500, 256
 	defer realtimeThread(t)()
-	d, err := Open(Config{Backend: "alsa", Name: "sgfast", Channels: 2, Rate: 48000, Period: period})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
+	d := started(t, "sgfast", period, 0)
 	// Residual of each stamp from the nominal clock's line; a fast device
 	// makes it fall by ppm·1e-6 of a period each period.
 	const nominal = float64(period) / 48000 * 1e9
@@ -176,19 +169,7 @@ func TestTimestampsFollowDeviceClock(t *testing.T) {
 func TestVanishAndReopen(t *testing.T) {
 	needPCMs(t)
 	a := pcms
-	d, err := Open(Config{Backend: "alsa", Name: "sgplug", Channels: 2, Rate: 48000, Period: 256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for range 10 {
-		if _, err := d.Wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	d := started(t, "sgplug", 256, 10)
 	if err := a.Vanish("sgplug"); err != nil {
 		t.Fatal(err)
 	}
@@ -314,4 +295,25 @@ func TestMatchALSA(t *testing.T) {
 			t.Errorf("matchALSA(%q) = %q, want %q", tc.name, got, tc.want)
 		}
 	}
+}
+
+// started opens the test PCM name as a 2-channel 48 kHz capture device of
+// period frames, starts it and waits out periods completions; t.Cleanup
+// closes it.
+func started(tb testing.TB, name string, period, periods int) *Device {
+	tb.Helper()
+	d, err := Open(Config{Backend: "alsa", Name: name, Channels: 2, Rate: 48000, Period: period})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { d.Close() })
+	if err := d.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	for range periods {
+		if _, err := d.Wait(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return d
 }

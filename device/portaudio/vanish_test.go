@@ -40,19 +40,7 @@ func TestVanishWhileWaiting(t *testing.T) {
 		{"sgfreeze", DefaultTimeout + 50*time.Millisecond}, // only the timeout tells
 	} {
 		t.Run(tc.pcm, func(t *testing.T) {
-			d, err := Open(Config{Backend: "alsa", Name: tc.pcm, Channels: 2, Rate: 48000, Period: 256})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			if err := d.Start(); err != nil {
-				t.Fatal(err)
-			}
-			for range 20 {
-				if _, err := d.Wait(); err != nil {
-					t.Fatal(err)
-				}
-			}
+			d := started(t, tc.pcm, 256, 20)
 			// Vanish 2 ms into the wait for the next period.
 			vanished := make(chan time.Time, 1)
 			cpu0 := cpuTime()

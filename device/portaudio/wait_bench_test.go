@@ -19,19 +19,7 @@ import (
 func BenchmarkWaitJitter(b *testing.B) {
 	needPCMs(b)
 	defer realtimeThread(b)()
-	d, err := Open(Config{Backend: "alsa", Name: "sgfast", Channels: 2, Rate: 48000, Period: 256})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	if err := d.Start(); err != nil {
-		b.Fatal(err)
-	}
-	for range 20 {
-		if _, err := d.Wait(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	d := started(b, "sgfast", 256, 20)
 	ts := make([]int64, 0, b.N+1)
 	cpu0 := cpuTime()
 	b.ResetTimer()
