@@ -114,6 +114,23 @@ func (p *proc) stop(t *testing.T) {
 	}
 }
 
+// waitOutput waits until sgbridge's output holds s; it fails at once if
+// sgbridge exits first, and after d.
+func waitOutput(t *testing.T, p *proc, s string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !strings.Contains(p.output(), s) {
+		select {
+		case <-p.done:
+			t.Fatalf("sgbridge exited (%v) before saying %q:\n%s", p.err, s, p.output())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sgbridge did not say %q within %v:\n%s", s, d, p.output())
+		}
+	}
+}
+
 // waitPorts waits until jack_lsp lists n ports matching prefix.
 func waitPorts(t *testing.T, server, prefix string, n int, p *proc) {
 	t.Helper()

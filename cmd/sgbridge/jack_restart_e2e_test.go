@@ -49,14 +49,3 @@ func TestJACKServerRestartSurvived(t *testing.T) {
 		t.Errorf("the server's going was logged %d times, want once", n)
 	}
 }
-
-// waitOutput waits until sgbridge's output holds s.
-func waitOutput(t *testing.T, p *proc, s string, d time.Duration) {
-	t.Helper()
-	for deadline := time.Now().Add(d); !strings.Contains(p.output(), s); {
-		if time.Now().After(deadline) {
-			t.Fatalf("sgbridge did not say %q within %v", s, d)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}

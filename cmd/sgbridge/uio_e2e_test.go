@@ -110,17 +110,7 @@ func TestUIOVanishAndReturn(t *testing.T) {
 		p := startSgbridge(t, env, "run", "--device", "uio:sgrab", "--uio-root", root, "--no-resample", "--wait", "--latency", latencyMargin, "--name", "sgb")
 		p.logOnFailure(t)
 		waitPorts(t, srv.Name, "sgb:capture_", 2, p)
-		deadline := time.Now().Add(15 * time.Second)
-		for !strings.Contains(p.output(), "device is back") {
-			select {
-			case <-p.done:
-				t.Fatalf("sgbridge exited when the device vanished (%v):\n%s", p.err, p.output())
-			case <-time.After(100 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("never resumed:\n%s", p.output())
-			}
-		}
+		waitOutput(t, p, "device is back", 15*time.Second)
 		x := record(t, env, 2, 3, "sgb:capture_*")
 		p.stop(t)
 		srv.Stop() // the next attempt must not share the machine with this server
