@@ -342,7 +342,7 @@ func (c *Client) reopen() error {
 	if rc := C.sgb_jack_set_callbacks(j); rc != 0 {
 		return fail(fmt.Errorf("jack: set callbacks (%d)%s", int(rc), detail()))
 	}
-	if err := c.activate(); err != nil {
+	if err := c.activateN(c.ring.Channels()); err != nil {
 		return fail(err)
 	}
 	return nil
@@ -405,9 +405,6 @@ func (c *Client) Start(r *ring.Ring) error {
 	c.ring = r
 	return nil
 }
-
-// activate registers the ports again on a new client (a reconnect).
-func (c *Client) activate() error { return c.activateN(c.ring.Channels()) }
 
 // activateN registers n ports, installs the process callback and
 // activates the client. Called with mu held.
