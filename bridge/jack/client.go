@@ -32,6 +32,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sgbridge/sgbridge/bridge/ring"
+	"github.com/sgbridge/sgbridge/internal/jacklog"
 )
 
 // MaxPorts is the most capture ports one client registers.
@@ -107,14 +108,6 @@ func serverName(s string) string {
 	return "default"
 }
 
-// lastError is libjack's last error line, which sgb_jack_quiet keeps off
-// stderr.
-func lastError() string {
-	var buf [256]C.char
-	C.sgb_jack_last_error(&buf[0], C.size_t(len(buf)))
-	return C.GoString(&buf[0])
-}
-
 // Open connects to a running JACK server; it never starts one.
 func Open(cfg Config) (*Client, error) {
 	if cfg.Name == "" {
@@ -129,7 +122,7 @@ func Open(cfg Config) (*Client, error) {
 		// server's own socket, and no client can reach the server again.
 		return nil, fmt.Errorf("jack: client name %q is the JACK server's name: libjack would remove the server's socket; pick another --name", cfg.Name)
 	}
-	C.sgb_jack_quiet()
+	jacklog.Quiet()
 
 	var p [2]int
 	// Non-blocking both ways: the shutdown callback must never block on
@@ -140,7 +133,7 @@ func Open(cfg Config) (*Client, error) {
 	j := (*C.struct_sgb_jack)(C.calloc(1, C.sizeof_struct_sgb_jack))
 	j.wake_fd = C.int(p[1])
 
-	cname, cserver := C.CString(cfg.Name), C.CString(cfg.Server)
+	cname, cserver := C.CString(cfg.Name), C.CString(serverName(cfg.Server))
 	defer C.free(unsafe.Pointer(cname))
 	defer C.free(unsafe.Pointer(cserver))
 	var status C.int
@@ -179,7 +172,7 @@ func Open(cfg Config) (*Client, error) {
 }
 
 func detail() string {
-	if e := lastError(); e != "" {
+	if e := jacklog.LastError(); e != "" {
 		return ": " + e
 	}
 	return ""
@@ -310,7 +303,7 @@ var errRate = errors.New("sample rate changed")
 // reopen opens a client on the returned server and puts the ports back on
 // the ring. Called with mu held, while no client exists.
 func (c *Client) reopen() error {
-	cname, cserver := C.CString(c.cfg.Name), C.CString(c.cfg.Server)
+	cname, cserver := C.CString(c.cfg.Name), C.CString(serverName(c.cfg.Server))
 	defer C.free(unsafe.Pointer(cname))
 	defer C.free(unsafe.Pointer(cserver))
 	var status C.int

@@ -2,7 +2,6 @@
  * path: it copies from the ring, publishes timing and returns; it never
  * calls Go, allocates, locks, logs or blocks. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,41 +22,6 @@ jack_client_t *sgb_jack_open(const char *name, const char *server, int *status)
 		c = jack_client_open(name, opt, &st);
 	*status = (int)st;
 	return c;
-}
-
-/* libjack prints to stderr by default; sgbridge reports failures itself,
- * so keep only the last error line for its messages. The lock is only
- * tried: libjack may report from its own threads and must never wait on
- * us. */
-static pthread_mutex_t last_error_lock = PTHREAD_MUTEX_INITIALIZER;
-static char last_error[256];
-
-static void on_error(const char *msg)
-{
-	if (pthread_mutex_trylock(&last_error_lock) != 0)
-		return;
-	strncpy(last_error, msg, sizeof(last_error) - 1);
-	last_error[sizeof(last_error) - 1] = '\0';
-	pthread_mutex_unlock(&last_error_lock);
-}
-
-static void on_info(const char *msg)
-{
-	(void)msg;
-}
-
-void sgb_jack_quiet(void)
-{
-	jack_set_error_function(on_error);
-	jack_set_info_function(on_info);
-}
-
-void sgb_jack_last_error(char *buf, size_t len)
-{
-	pthread_mutex_lock(&last_error_lock);
-	strncpy(buf, last_error, len - 1);
-	buf[len - 1] = '\0';
-	pthread_mutex_unlock(&last_error_lock);
 }
 
 static int64_t now_ns(clockid_t id)

@@ -37,9 +37,7 @@ struct sgb_jack {
 };
 
 jack_client_t *sgb_jack_open(const char *name, const char *server, int *status);
-void sgb_jack_quiet(void);
 int sgb_jack_detect_clock(void);
-void sgb_jack_last_error(char *buf, size_t len);
 int sgb_jack_set_callbacks(struct sgb_jack *j);
 int sgb_jack_set_process(struct sgb_jack *j);
 void sgb_jack_set_latency_ranges(struct sgb_jack *j);
