@@ -35,6 +35,34 @@ func TestALSADevicesListed(t *testing.T) {
 	}
 }
 
+// TestALSAIntoJACKCleanGraph: bridging a card into JACK adds sgbridge's
+// client to the graph and nothing else. PortAudio's JACK host API would
+// add a client of its own from inside sgbridge's process, which stopped
+// finishing its cycles once a recorder joined the graph: before it was
+// kept out, jackd logged "client = PortAudio was not finished" and
+// counted 3,650 xruns in 34 s.
+func TestALSAIntoJACKCleanGraph(t *testing.T) {
+	needBinary(t, "jackd", "jack_capture", "jack_lsp")
+	pcm := alsatest.New(t, alsatest.PCM{Name: "sgclean", PPM: 200})
+	srv := jackd.StartT(t, 48000, 256)
+	env := append([]string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}, pcm.Env()...)
+	p := startSgbridge(t, env, "run", "--device", "alsa:sgclean", "--sink", "jack", "--channels", "2",
+		"--period", "256", "--name", "sgbc")
+	p.logOnFailure(t)
+	waitPorts(t, srv.Name, "sgbc:capture_", 2, p)
+	recordPorts(t, env, []string{"sgbc:capture_1"}, 3)
+	p.stop(t)
+	if out := srv.Output(); strings.Contains(out, "PortAudio") {
+		t.Fatalf("a PortAudio client joined the graph; jackd says:\n%s", out)
+	}
+	st := finalStats(t, p.output())
+	t.Logf("sgbridge at exit: %v", st)
+	if st["xruns"] > 3 {
+		// A few can be this machine's; hundreds a second were the bug.
+		t.Errorf("%v server xruns in 3 s", st["xruns"])
+	}
+}
+
 // TestALSAVanishAndReturn unplugs the PCM under a running sgbridge --wait:
 // the ports stay (playing silence), and when the PCM is back the sine
 // comes back, without restarting the sink.

@@ -105,11 +105,11 @@ func Open(cfg Config) (*Device, error) {
 	if d.log == nil {
 		d.log = slog.Default()
 	}
-	if err := pa.Initialize(); err != nil {
-		return nil, fmt.Errorf("portaudio: initialise: %w", err)
+	if err := initialize(); err != nil {
+		return nil, err
 	}
 	if err := d.open(); err != nil {
-		pa.Terminate()
+		terminate()
 		return nil, err
 	}
 	f := d.format
@@ -350,7 +350,7 @@ func (d *Device) Close() error {
 	}
 	err := d.st.close()
 	d.st = nil
-	if terr := pa.Terminate(); err == nil && terr != nil {
+	if terr := terminate(); err == nil && terr != nil {
 		err = terr
 	}
 	if err != nil {
@@ -371,14 +371,14 @@ func (d *Device) Reopen(stop func() bool) error {
 	if d.st != nil {
 		d.st.close()
 		d.st = nil
-		pa.Terminate()
+		terminate()
 	}
 	d.mu.Unlock()
 	d.started = false
 	var last error
 	for !stop() {
-		if err := pa.Initialize(); err != nil {
-			return fmt.Errorf("portaudio: initialise: %w", err)
+		if err := initialize(); err != nil {
+			return err
 		}
 		err := d.open()
 		if err == nil {
@@ -388,7 +388,7 @@ func (d *Device) Reopen(stop func() bool) error {
 			d.log.Info("device is back", "device", d.desc)
 			return nil
 		}
-		pa.Terminate()
+		terminate()
 		if last == nil || err.Error() != last.Error() {
 			d.log.Debug("waiting for device", "device", d.cfg.Name, "err", err)
 		}
@@ -397,7 +397,7 @@ func (d *Device) Reopen(stop func() bool) error {
 	}
 	// Close must still release PortAudio once: keep the reference count
 	// balanced by holding one initialisation without a stream.
-	if err := pa.Initialize(); err == nil {
+	if err := initialize(); err == nil {
 		d.mu.Lock()
 		d.st = nil
 		d.mu.Unlock()
@@ -498,10 +498,10 @@ var errNotFound = errors.New("not found")
 // List returns the capture devices backend ("alsa" or "pa") can open,
 // with their channels and default rate.
 func List(backend string) ([]device.Info, error) {
-	if err := pa.Initialize(); err != nil {
-		return nil, fmt.Errorf("portaudio: initialise: %w", err)
+	if err := initialize(); err != nil {
+		return nil, err
 	}
-	defer pa.Terminate()
+	defer terminate()
 	devs, err := pa.Devices()
 	if err != nil {
 		return nil, fmt.Errorf("portaudio: list devices: %w", err)
