@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"os"
 	"testing"
 
 	"github.com/sgbridge/sgbridge/device/sim"
@@ -54,9 +55,11 @@ func checkSines(t *testing.T, x [][]float64, ppm float64, b sineBars) {
 // checkSinesAt applies the drift issue's analysis to a recording of the
 // simulator's sine signal from a device ppm off nominal, after settling:
 // every channel at its true frequency over the whole recording, THD+N of
-// every 100 ms window, and the glitch search, held to b. graphRate is the graph's true rate on CLOCK_MONOTONIC, Hz: a sine of
-// F Hz recorded by a graph running at graphRate measures F·48000/graphRate
-// when its samples are read at the nominal 48 kHz.
+// every 100 ms window, and the glitch search, held to b
+// (SGB_DEBUG_WINDOWS=1 logs each window worse than -122 dB). graphRate is
+// the graph's true rate on CLOCK_MONOTONIC, Hz: a sine of F Hz recorded
+// by a graph running at graphRate measures F·48000/graphRate when its
+// samples are read at the nominal 48 kHz.
 func checkSinesAt(t *testing.T, x [][]float64, ppm, graphRate float64, b sineBars) {
 	t.Helper()
 	const rate = 48000.0
@@ -76,6 +79,13 @@ func checkSinesAt(t *testing.T, x [][]float64, ppm, graphRate float64, b sineBar
 			t.Fatalf("channel %d: %v", c+1, err)
 		}
 		sum := analysis.Summarize(ws)
+		if os.Getenv("SGB_DEBUG_WINDOWS") != "" {
+			for i, w := range ws {
+				if w.THDN > -122 {
+					t.Logf("DEBUG ch%d window %d (%.1f s): %.1f dB, freq %+.4f ppm", c+1, i, float64(w.Start)/rate, w.THDN, (w.Fit.Freq/truth-1)*1e6)
+				}
+			}
+		}
 		glitches, err := analysis.Glitches(s, rate, truth, 4800, b.GlitchDB)
 		if err != nil {
 			t.Fatalf("channel %d: %v", c+1, err)

@@ -40,19 +40,23 @@
 // at once; one that stops delivering is gone after Config.Timeout
 // (DefaultTimeout, at least 8 periods) without a period.
 //
-// Waiting itself costs a little CPU and must keep the stamps as good as
-// a woken poll's: Wait sleeps (clock_nanosleep, no timer slack) until
-// 300 µs before the predicted end of the period, then looks at the
-// frames available every 30 µs. The stamp comes from the frame count
-// found, not from the time of the look: frames beyond the period were
-// captured after it ended, so on a device whose pointer moves in small
-// steps (USB) the stamp is the look's time less their duration; on one
-// whose pointer moves a period at a time (an SG DMA card, the test PCM)
-// the period ended between two looks, and the stamp is their middle. On
-// the test PCM at 48 kHz/256 on a locked SCHED_FIFO thread of this 2-core
-// VM the intervals between stamps deviate by 29 µs RMS, 88 µs at worst,
-// for 5 % of a core (BenchmarkWaitJitter); the blocking read's were
-// about 20-25 µs RMS for 2 %.
+// Waiting itself costs a little CPU and buys stamps far better than a
+// woken poll's. Wait sleeps (clock_nanosleep, no timer slack) until 300
+// µs before the predicted end of the period, then looks at the frames
+// available back to back, each look about a µs long, until the period
+// is in. The stamp comes from the two looks that bracket the moment the
+// pointer passed the period (their middle for a pointer that moves a
+// period at a time, as on an SG DMA card and the test PCM; the line
+// between them for one that moves frame by frame), never from a wake-up
+// time: on this VM a locked SCHED_FIFO goroutine's sleep ends 90-230 µs
+// late, and that lateness wanders over seconds. When a bracket is wide
+// (the waiter slept through the period's end) the stamp is the
+// prediction from the newest tight stamp and the period measured between
+// tight stamps, held inside the bracket. On the test PCM at 48 kHz/256
+// the intervals between stamps deviate by 0.52 µs RMS, 8.7 µs at worst,
+// for 10 % of a core (BenchmarkWaitJitter); sleeping 30 µs between looks
+// gave 30-46 µs RMS for 6.5 %, and the blocking read about 20-25 µs RMS
+// for 2 %.
 //
 // PortAudio is driven through github.com/gordonklaus/portaudio for
 // initialisation and device enumeration; the stream itself is opened with

@@ -67,6 +67,12 @@ type Device struct {
 	next     uint64 // Count of the next read
 	prevTime int64
 	started  bool
+	// The stamp predictor (wait.go): the newest tight stamp, its Count
+	// (0: none) and the period measured between such stamps, ns.
+	anchorCount uint64
+	anchorTime  int64
+	periodEst   float64
+	learned     int // periods averaged into periodEst, up to predictMemory
 
 	overflows atomic.Uint64 // overflow events since Open
 	lost      atomic.Uint64 // periods estimated lost to overflows
@@ -212,6 +218,7 @@ func (d *Device) Start() error {
 		return d.wrap("start", err)
 	}
 	d.next, d.prevTime, d.started = 1, nowNs(), true
+	d.anchorCount, d.periodEst, d.learned = 0, 0, 0
 	return nil
 }
 
@@ -250,6 +257,7 @@ func (d *Device) Wait() (device.Completion, error) {
 	}
 	k := d.next
 	if overflowed {
+		d.anchorCount = 0 // a restarted stream: a new timeline
 		d.overflows.Add(1)
 		if lost := d.lostPeriods(t); lost > 0 {
 			d.lost.Add(lost)

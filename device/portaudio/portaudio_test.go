@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,9 +123,10 @@ func TestCounterBitExact(t *testing.T) {
 // The completions' timestamps must follow the device's clock: a PCM 500
 // ppm fast delivers its periods 500 ppm early. The reader runs as the
 // engine's does (locked thread, SCHED_FIFO where permitted), and the clock
-// is measured from the earliest stamps of the first and last second: a
-// stamp comes late when a loaded machine wakes the reader late, never
-// early, so the earliest ones lie on the device's line.
+// is measured from the median stamps of the first and last second: each
+// stamp is the middle of the two looks that bracket its period's end, so
+// its error is as often early as late, and a look delayed by a loaded
+// machine widens one bracket without moving the median.
 func TestTimestampsFollowDeviceClock(t *testing.T) {
 	needPCMs(t)
 	const ppm, period = 500, 256
@@ -133,34 +135,30 @@ func TestTimestampsFollowDeviceClock(t *testing.T) {
 	// Residual of each stamp from the nominal clock's line; a fast device
 	// makes it fall by ppm·1e-6 of a period each period.
 	const nominal = float64(period) / 48000 * 1e9
-	type point struct{ k, r float64 }
-	earliest := func(ps []point) point {
-		m := ps[0]
-		for _, p := range ps {
-			if p.r < m.r {
-				m = p
-			}
-		}
-		return m
+	median := func(ks, rs []float64) (k, r float64) {
+		rs = slices.Clone(rs)
+		slices.Sort(rs)
+		return (ks[0] + ks[len(ks)-1]) / 2, rs[len(rs)/2]
 	}
-	var ps []point
+	var ks, rs []float64
 	for range 600 { // 3.2 s
 		c, err := d.Wait()
 		if err != nil {
 			t.Fatal(err)
 		}
 		k := float64(c.Count)
-		ps = append(ps, point{k, float64(c.Time) - k*nominal})
+		ks, rs = append(ks, k), append(rs, float64(c.Time)-k*nominal)
 	}
 	if d.Overflows() != 0 {
 		// A restarted stream starts a new device timeline.
 		t.Fatalf("%d overflows (%d periods lost): the reader fell 3 periods behind", d.Overflows(), d.LostPeriods())
 	}
-	first, last := earliest(ps[100:288]), earliest(ps[412:])
-	got := -(last.r - first.r) / (last.k - first.k) / nominal * 1e6
+	k0, r0 := median(ks[100:288], rs[100:288])
+	k1, r1 := median(ks[412:], rs[412:])
+	got := -(r1 - r0) / (k1 - k0) / nominal * 1e6
 	t.Logf("device clock measured from the completions: %+.1f ppm (true %+d)", got, ppm)
-	if got < ppm-50 || got > ppm+50 {
-		t.Errorf("completions run %+.1f ppm, want %d ± 50", got, ppm)
+	if got < ppm-20 || got > ppm+20 {
+		t.Errorf("completions run %+.1f ppm, want %d ± 20", got, ppm)
 	}
 }
 

@@ -1,0 +1,74 @@
+package portaudio
+
+import "testing"
+
+// bracket stamps a period's end from the looks around it; the cases are
+// the device pointers sgbridge meets.
+func TestBracket(t *testing.T) {
+	const rate = 48000.0
+	const us = int64(1000)
+	for _, tc := range []struct {
+		name      string
+		t0        int64
+		n0        int
+		t1        int64
+		n1, need  int
+		predicted int64
+		want      int64
+		tolerance int64
+	}{
+		// No look before (a backlog): the prediction, but no later
+		// than the frames past the period allow.
+		{"backlog, prediction in time", 0, 0, 1000 * us, 256, 256, 900 * us, 900 * us, 0},
+		{"backlog, prediction too late", 0, 0, 1000 * us, 256, 256, 1200 * us, 1000 * us, 0},
+		{"backlog, 48 frames past", 0, 0, 2000 * us, 304, 256, 1500 * us, 1000 * us, 0},
+		// A pointer that moves a period at a time: the middle.
+		{"period pointer, 2 µs bracket", 1000 * us, 0, 1002 * us, 256, 256, 0, 1001 * us, 0},
+		// Looks far apart: the prediction, kept inside the bracket.
+		{"period pointer, wide bracket", 1000 * us, 0, 3000 * us, 256, 256, 2400 * us, 2400 * us, 0},
+		{"wide bracket, prediction too early", 1000 * us, 0, 3000 * us, 256, 256, 500 * us, 1000 * us, 0},
+		{"wide bracket, prediction too late", 1000 * us, 0, 3000 * us, 256, 256, 3500 * us, 3000 * us, 0},
+		// A pointer that moves frame by frame: where the frame count
+		// crossed the period, by the line through both looks.
+		{"smooth pointer", 1000 * us, 250, 1250 * us, 262, 256, 0, 1125 * us, 1},
+		{"smooth pointer, crossed at the look", 1000 * us, 253, 1062500, 256, 256, 0, 1062500, 1},
+		// A pointer that moves in 1 ms blocks (USB): a jump.
+		{"block pointer", 1000 * us, 208, 1020 * us, 256, 256, 0, 1010 * us, 0},
+		{"looks out of order", 1000 * us, 0, 1000 * us, 256, 256, 2000 * us, 1000 * us, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := bracket(tc.t0, tc.n0, tc.t1, tc.n1, tc.need, rate, tc.predicted)
+			if d := got - tc.want; d < -tc.tolerance || d > tc.tolerance {
+				t.Errorf("bracket = %d, want %d ± %d", got, tc.want, tc.tolerance)
+			}
+		})
+	}
+}
+
+// The predictor learns the device's period from tight stamps and predicts
+// from the newest one, so stamps that leaned on it never feed it.
+func TestPredictFollowsTightStamps(t *testing.T) {
+	const nominal = int64(256*1e9) / 48000
+	truePeriod := float64(nominal) / (1 + 500e-6) // 500 ppm fast
+	d := &Device{prevTime: 1e9}
+	if got := d.predict(nominal); got != 1e9+nominal {
+		t.Fatalf("with no stamps: %d, want the previous completion + nominal %d", got, 1e9+nominal)
+	}
+	at := func(k uint64) int64 { return 1e9 + int64(float64(k)*truePeriod) }
+	for k := uint64(1); k <= 1000; k++ {
+		jitter := int64(k%3) - 1 // ±1 ns
+		d.learn(k, at(k)+jitter)
+	}
+	// Ten periods on, as after a run of stamps that leaned on it.
+	d.next = 1010
+	if got, want := d.predict(nominal), at(1010); got < want-50 || got > want+50 {
+		t.Errorf("predict = %d, want %d ± 50 ns (period %.1f ns, true %.1f)", got, want, d.periodEst, truePeriod)
+	}
+	// A stamp far off (a stall the bracket did not catch) does not move
+	// the measured period.
+	before := d.periodEst
+	d.learn(1011, at(1011)+int64(truePeriod/10))
+	if d.periodEst != before {
+		t.Errorf("period moved from %.1f to %.1f on a stamp 10%% off", before, d.periodEst)
+	}
+}
