@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sgbridge/sgbridge/device"
+	"github.com/sgbridge/sgbridge/device/stamp"
 )
 
 // Config opens a PortAudio capture device. Zero fields take the device's
@@ -67,12 +68,7 @@ type Device struct {
 	next     uint64 // Count of the next read
 	prevTime int64
 	started  bool
-	// The stamp predictor (wait.go): the newest tight stamp, its Count
-	// (0: none) and the period measured between such stamps, ns.
-	anchorCount uint64
-	anchorTime  int64
-	periodEst   float64
-	learned     int // periods averaged into periodEst, up to predictMemory
+	pred     stamp.Predictor // when the next period is due (wait.go)
 
 	overflows atomic.Uint64 // overflow events since Open
 	lost      atomic.Uint64 // periods estimated lost to overflows
@@ -218,7 +214,7 @@ func (d *Device) Start() error {
 		return d.wrap("start", err)
 	}
 	d.next, d.prevTime, d.started = 1, nowNs(), true
-	d.anchorCount, d.periodEst, d.learned = 0, 0, 0
+	d.pred.Reset()
 	return nil
 }
 
@@ -257,7 +253,7 @@ func (d *Device) Wait() (device.Completion, error) {
 	}
 	k := d.next
 	if overflowed {
-		d.anchorCount = 0 // a restarted stream: a new timeline
+		d.pred.Forget() // a restarted stream: a new timeline
 		d.overflows.Add(1)
 		if lost := d.lostPeriods(t); lost > 0 {
 			d.lost.Add(lost)

@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sgbridge/sgbridge/device"
+	"github.com/sgbridge/sgbridge/device/stamp"
 )
 
 // How the backend waits for a period (see the package doc for why it
@@ -67,30 +66,22 @@ func (e errNoPeriod) Error() string {
 // PortAudio waiting, and returns the CLOCK_MONOTONIC time at which that
 // period completed, and whether the device overran meanwhile.
 //
-// It sleeps until just before the predicted end of the period (the
-// previous completion plus one period), then looks at the frames
-// available back to back until the period is in (or, past spinSpan, every
-// waitStep). The completion is stamped from the two looks
-// that bracket it, never from a wake-up time alone: how late a thread
-// wakes wanders by tens of µs over seconds on a loaded machine, and a
-// stamp that carries that wander carries it into the measured clock.
-//
-//   - The pointer moved smoothly between the looks (about as many frames
-//     as the time between them holds): the period ended where the line
-//     through the two looks' frame counts crosses it.
-//   - The pointer jumped (a device that moves it a period at a time, as
-//     SG DMA engines and many USB drivers do): the period ended somewhere
-//     between the looks, and the middle is the stamp whose error has mean
-//     zero. When the looks were far apart (the waiter slept through the
-//     period's end), the prediction, held inside the bracket, is.
-//   - No earlier look (the waiter came back to a backlog): the
-//     prediction, but no later than the frames beyond the period allow
-//     ((n-period)/rate before the look).
+// It sleeps until just before the period is due (stamp.Predictor, or a
+// nominal period after the previous completion), then looks at the
+// frames available back to back until the period is in (or, past
+// spinSpan, every waitStep). The completion is stamped from the two looks
+// that bracket it (stamp.Bracket), never from a wake-up time alone: how
+// late a thread wakes wanders by tens of µs over seconds on a loaded
+// machine, and a stamp that carries that wander carries it into the
+// measured clock.
 func (d *Device) awaitPeriod() (t int64, overflowed bool, err error) {
 	need := d.format.Period
 	rate := float64(d.format.Rate)
 	period := d.periodNs()
-	predicted := d.predict(period)
+	predicted, ok := d.pred.Predict(d.next)
+	if !ok {
+		predicted = d.prevTime + period
+	}
 	limit := d.prevTime + d.timeout()
 	var prevLook int64 // start of the previous look, which found too few frames
 	var prevN int      // the frames that look found
@@ -112,14 +103,14 @@ func (d *Device) awaitPeriod() (t int64, overflowed bool, err error) {
 			// ends one period from now.
 			overflowed = true
 			predicted, prevLook = now+period, 0
-			d.anchorCount = 0
+			d.pred.Forget()
 			continue
 		case aerr != nil:
 			return 0, overflowed, aerr
 		case n >= need:
-			t, tight := bracket(prevLook, prevN, now, n, need, rate, predicted)
+			t, tight := stamp.Bracket(prevLook, prevN, now, n, need, rate, predicted)
 			if tight && !overflowed {
-				d.learn(d.next, t)
+				d.pred.Learn(d.next, t)
 			}
 			return t, overflowed, nil
 		case now > limit:
@@ -141,92 +132,6 @@ func (d *Device) awaitPeriod() (t int64, overflowed bool, err error) {
 			predicted = now + owed
 			wake = now + min(max(owed-int64(waitLead), int64(waitStep)), int64(waitCoarse))
 		}
-		sleepUntil(wake)
-	}
-}
-
-// bracket stamps the moment the device held need frames, from a look at
-// time t0 that found n0 < need frames (t0 == 0: no such look) and one at
-// t1 that found n1 >= need; predicted is when the period was due by the
-// previous stamps (predict). tight reports a stamp the looks pinned down
-// (to a few µs), not one that leaned on the prediction. See awaitPeriod.
-func bracket(t0 int64, n0 int, t1 int64, n1, need int, rate float64, predicted int64) (t int64, tight bool) {
-	late := t1 - int64(float64(n1-need)*1e9/rate) // the latest it can have been
-	if t0 == 0 || t1 <= t0 || n1-need >= n1-n0 {
-		// Nothing brackets it: the waiter came back to a backlog (a
-		// stall, or periods queued behind a late read). Each queued
-		// period ended a period after the one before; the newest may
-		// have ended any time before this look.
-		return min(predicted, late), false
-	}
-	dt := float64(t1 - t0)
-	moved := float64(n1 - n0)
-	tight = t1-t0 <= wideBracket
-	// A pointer that moves frame by frame shows partial periods (n0 > 0)
-	// and moves rate·dt frames, give or take one at each end: the
-	// crossing is on the line between the looks.
-	if n0 > 0 && moved <= dt*rate/1e9+2 {
-		return t0 + int64(dt*float64(need-n0)/moved), tight
-	}
-	// It jumped. Between two looks µs apart the middle is the stamp. A
-	// wide bracket (the waiter slept through the period's end, or a look
-	// was held up) says little: there the prediction, kept inside the
-	// bracket, is nearer the truth than either end.
-	if !tight {
-		return min(max(predicted, t0), late), false
-	}
-	return t0 + (t1-t0)/2, true
-}
-
-// predict returns when the period Wait awaits (Count d.next) is due: from
-// the newest tight stamp and the period measured between tight stamps,
-// so a stamp that leaned on a prediction never feeds the next one (a
-// chain of those would follow the nominal rate, not the device's); until
-// there is one, a nominal period after the previous completion.
-func (d *Device) predict(nominal int64) int64 {
-	if d.anchorCount == 0 || d.learned == 0 || d.next <= d.anchorCount {
-		return d.prevTime + nominal
-	}
-	return d.anchorTime + int64(float64(d.next-d.anchorCount)*d.periodEst)
-}
-
-// learn takes the tight stamp t of Count k as the anchor and refines the
-// measured period with it: an average over ~predictMemory periods, whose
-// error (a few ppm for µs stamps) moves a prediction by far less than a
-// µs.
-func (d *Device) learn(k uint64, t int64) {
-	if d.anchorCount != 0 && k > d.anchorCount {
-		m := float64(t-d.anchorTime) / float64(k-d.anchorCount)
-		switch {
-		case d.learned == 0:
-			d.periodEst, d.learned = m, 1
-		case m > 0.998*d.periodEst && m < 1.002*d.periodEst:
-			// A running mean, then an average over predictMemory.
-			d.learned = min(d.learned+1, predictMemory)
-			d.periodEst += (m - d.periodEst) / float64(d.learned)
-		}
-	}
-	d.anchorCount, d.anchorTime = k, t
-}
-
-// predictMemory is the measured period's averaging, in periods.
-const predictMemory = 128
-
-// wideBracket is the spacing of looks beyond which their middle is no
-// longer a good stamp: back-to-back looks are 1-3 µs apart, so a wider
-// bracket held a preempted look or a sleep.
-const wideBracket = int64(20 * time.Microsecond)
-
-// sleepUntil sleeps the calling thread until CLOCK_MONOTONIC time t (ns).
-// clock_nanosleep rather than time.Sleep: the Go timer's resolution and
-// wake-up latency are not promised at tens of microseconds, and the
-// engine's interrupt loop owns its thread anyway.
-func sleepUntil(t int64) {
-	ts := unix.NsecToTimespec(t)
-	for {
-		err := unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &ts, nil)
-		if err != unix.EINTR {
-			return
-		}
+		stamp.SleepUntil(wake)
 	}
 }

@@ -1,8 +1,8 @@
-package portaudio
+package stamp
 
 import "testing"
 
-// bracket stamps a period's end from the looks around it; the cases are
+// Bracket stamps a period's end from the looks around it; the cases are
 // the device pointers sgbridge meets.
 func TestBracket(t *testing.T) {
 	const rate = 48000.0
@@ -37,9 +37,9 @@ func TestBracket(t *testing.T) {
 		{"looks out of order", 1000 * us, 0, 1000 * us, 256, 256, 2000 * us, 1000 * us, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, _ := bracket(tc.t0, tc.n0, tc.t1, tc.n1, tc.need, rate, tc.predicted)
+			got, _ := Bracket(tc.t0, tc.n0, tc.t1, tc.n1, tc.need, rate, tc.predicted)
 			if d := got - tc.want; d < -tc.tolerance || d > tc.tolerance {
-				t.Errorf("bracket = %d, want %d ± %d", got, tc.want, tc.tolerance)
+				t.Errorf("Bracket = %d, want %d ± %d", got, tc.want, tc.tolerance)
 			}
 		})
 	}
@@ -47,28 +47,36 @@ func TestBracket(t *testing.T) {
 
 // The predictor learns the device's period from tight stamps and predicts
 // from the newest one, so stamps that leaned on it never feed it.
-func TestPredictFollowsTightStamps(t *testing.T) {
+func TestPredictorFollowsTightStamps(t *testing.T) {
 	const nominal = int64(256*1e9) / 48000
 	truePeriod := float64(nominal) / (1 + 500e-6) // 500 ppm fast
-	d := &Device{prevTime: 1e9}
-	if got := d.predict(nominal); got != 1e9+nominal {
-		t.Fatalf("with no stamps: %d, want the previous completion + nominal %d", got, 1e9+nominal)
+	var p Predictor
+	if _, ok := p.Predict(1); ok {
+		t.Fatal("a prediction with nothing learned")
 	}
 	at := func(k uint64) int64 { return 1e9 + int64(float64(k)*truePeriod) }
 	for k := uint64(1); k <= 1000; k++ {
 		jitter := int64(k%3) - 1 // ±1 ns
-		d.learn(k, at(k)+jitter)
+		p.Learn(k, at(k)+jitter)
 	}
 	// Ten periods on, as after a run of stamps that leaned on it.
-	d.next = 1010
-	if got, want := d.predict(nominal), at(1010); got < want-50 || got > want+50 {
-		t.Errorf("predict = %d, want %d ± 50 ns (period %.1f ns, true %.1f)", got, want, d.periodEst, truePeriod)
+	got, ok := p.Predict(1010)
+	if want := at(1010); !ok || got < want-50 || got > want+50 {
+		per, _ := p.Period()
+		t.Errorf("Predict = %d, %v, want %d ± 50 ns (period %.1f ns, true %.1f)", got, ok, want, per, truePeriod)
 	}
-	// A stamp far off (a stall the bracket did not catch) does not move
-	// the measured period.
-	before := d.periodEst
-	d.learn(1011, at(1011)+int64(truePeriod/10))
-	if d.periodEst != before {
-		t.Errorf("period moved from %.1f to %.1f on a stamp 10%% off", before, d.periodEst)
+	// A stamp far off (a stall a bracket did not catch) does not move
+	// the measured period, though it becomes the anchor.
+	before, _ := p.Period()
+	p.Learn(1011, at(1011)+int64(truePeriod/10))
+	if after, _ := p.Period(); after != before {
+		t.Errorf("period moved from %.1f to %.1f on a stamp 10%% off", before, after)
+	}
+	p.Forget()
+	if _, ok := p.Predict(1012); ok {
+		t.Error("a prediction after Forget")
+	}
+	if per, ok := p.Period(); !ok || per != before {
+		t.Errorf("Forget dropped the measured period: %.1f, %v", per, ok)
 	}
 }
