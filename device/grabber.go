@@ -12,7 +12,11 @@ import "errors"
 // hold their data.
 type Completion struct {
 	Count uint64 // interrupts since Start, cumulative; the first is 1
-	Time  int64  // CLOCK_MONOTONIC nanoseconds at which it was observed
+	// Time is when the buffer completed, CLOCK_MONOTONIC ns, as the
+	// backend measured it: its interrupt's arrival, or two looks at the
+	// device that bracket the completion (package stamp), which can put
+	// it a few µs before the truth but never carry a wake-up's latency.
+	Time int64
 }
 
 // Grabber is a capture device whose SG ring the engine reads in place.

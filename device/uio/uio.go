@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sgbridge/sgbridge/device"
+	"github.com/sgbridge/sgbridge/device/stamp"
 )
 
 // Config opens a UIO grabber.
@@ -52,6 +53,8 @@ type Device struct {
 	lastRaw  uint32
 	count    uint64
 	shift    int
+	prevTime int64           // the previous Completion's stamp
+	pred     stamp.Predictor // when the next buffer is due (watch.go)
 
 	stopped atomic.Bool
 }
@@ -308,7 +311,8 @@ func (d *Device) Start() error {
 	d.stopped.Store(false)
 	var drain [8]byte
 	unix.Read(d.wake, drain[:])
-	d.haveBase, d.count, d.shift = false, 0, 0
+	d.haveBase, d.count, d.shift, d.prevTime = false, 0, 0, 0
+	d.pred.Reset()
 	pfd := []unix.PollFd{{Fd: int32(d.fd), Events: unix.POLLIN}}
 	if n, _ := unix.Poll(pfd, 0); n > 0 && pfd[0].Revents&unix.POLLIN != 0 {
 		if _, err := unix.Read(d.fd, d.msg[:]); err != nil {
@@ -325,6 +329,10 @@ func (d *Device) Start() error {
 // registers (if the profile names them), unmasks it, and reports the
 // count since Start. It allocates nothing.
 func (d *Device) Wait() (device.Completion, error) {
+	// Watch the current-buffer register for the buffer's completion
+	// before waiting for its interrupt (watch.go): its stamp, when it has
+	// one, replaces the interrupt's wake-up time.
+	watched, tight, seen := d.watch()
 	for {
 		if d.stopped.Load() {
 			return d.stop()
@@ -361,6 +369,7 @@ func (d *Device) Wait() (device.Completion, error) {
 		}
 		raw := binary.LittleEndian.Uint32(d.msg[:])
 		base := !d.haveBase
+		var delta uint64
 		if base {
 			// The first interrupt after Start only sets the base. It
 			// may have been pending while the interrupt was masked
@@ -374,7 +383,8 @@ func (d *Device) Wait() (device.Completion, error) {
 			d.haveBase, d.lastRaw = true, raw
 			d.shift = d.nextBuffer(raw)
 		} else {
-			d.count += uint64(raw - d.lastRaw) // uint32 difference: the count wraps
+			delta = uint64(raw - d.lastRaw) // uint32 difference: the count wraps
+			d.count += delta
 			d.lastRaw = raw
 		}
 		if r := d.cfg.Profile.Registers; r != nil && r.IRQAck >= 0 {
@@ -386,7 +396,26 @@ func (d *Device) Wait() (device.Completion, error) {
 		if base {
 			continue
 		}
-		return device.Completion{Count: d.count, Time: now}, nil
+		t := now
+		switch {
+		case seen && delta == 1:
+			// The register moved once and one interrupt came: the
+			// watched stamp is this buffer's.
+			t = watched
+			if tight {
+				d.pred.Learn(d.count, t)
+			}
+		case delta > 1:
+			// Several buffers completed since the last Wait (this
+			// thread stalled, or interrupts were lost): the newest is
+			// reported, and it completed when the device's period says,
+			// not when this thread got round to it.
+			if p, ok := d.pred.Predict(d.count); ok {
+				t = min(p, now)
+			}
+		}
+		d.prevTime = t
+		return device.Completion{Count: d.count, Time: t}, nil
 	}
 }
 

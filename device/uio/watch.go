@@ -1,0 +1,68 @@
+package uio
+
+import (
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/sgbridge/sgbridge/device/stamp"
+)
+
+// How Wait watches the current-buffer register (see watch).
+const (
+	// watchLead is how long before the buffer is due the watcher stops
+	// sleeping: more than a locked SCHED_FIFO goroutine's usual wake-up
+	// latency (90-230 µs on a 2-core VM).
+	watchLead = 300 * time.Microsecond
+	// watchSpan is how long past the prediction it keeps looking before
+	// it leaves the buffer to the interrupt alone.
+	watchSpan = 150 * time.Microsecond
+)
+
+// watch times the completion of the buffer Wait is about to report by the
+// DMA engine's current-buffer register, when the profile names one: it
+// sleeps until just before the buffer is due, then reads the register
+// back to back until it moves on, and brackets the move (stamp.Bracket).
+// The interrupt that follows is woken through the scheduler (and, from
+// the emulator, a socket), so its wake-up time is late by a latency that
+// wanders by tens of µs over seconds; a register read is a load from the
+// device's memory, and two of them a µs apart pin the completion down.
+//
+// seen is false when there is nothing to watch (no register, no base or
+// prediction yet) or the register did not move within watchSpan of the
+// prediction; Wait then stamps the interrupt's arrival.
+func (d *Device) watch() (t int64, tight, seen bool) {
+	r := d.cfg.Profile.Registers
+	if r == nil || r.CurrentBuffer < 0 || !d.haveBase || d.prevTime == 0 || d.regs == nil {
+		return 0, false, false
+	}
+	f := d.cfg.Profile.Format
+	n := uint64(len(d.cfg.Profile.Buffers))
+	k := d.count + 1
+	predicted, ok := d.pred.Predict(k)
+	if !ok {
+		predicted = d.prevTime + int64(f.Period)*1e9/int64(f.Rate)
+	}
+	// Completion k fills ring buffer (shift+k-1) mod n; once it is done
+	// the engine fills the next one.
+	filling := uint32((uint64(d.shift) + k - 1) % n)
+	reg := (*uint32)(unsafe.Pointer(&d.regs[r.CurrentBuffer]))
+	if now := nowNs(); now < predicted-int64(watchLead) {
+		stamp.SleepUntil(predicted - int64(watchLead))
+	}
+	var pending int64 // start of the last look that saw the buffer filling
+	for !d.stopped.Load() {
+		before := nowNs()
+		cur := atomic.LoadUint32(reg)
+		now := nowNs()
+		if cur != filling {
+			t, tight = stamp.Bracket(pending, 0, now, f.Period, f.Period, float64(f.Rate), predicted)
+			return t, tight, true
+		}
+		if now > predicted+int64(watchSpan) {
+			return 0, false, false
+		}
+		pending = before
+	}
+	return 0, false, false
+}
