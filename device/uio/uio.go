@@ -396,6 +396,7 @@ func (d *Device) Wait() (device.Completion, error) {
 		if base {
 			continue
 		}
+		d.realign()
 		t := now
 		switch {
 		case seen && delta == 1:
@@ -433,6 +434,31 @@ func (d *Device) nextBuffer(raw uint32) int {
 		d.log.Warn("uio: current_buffer register out of range; lining up by count", "value", cur, "buffers", n)
 	}
 	return int(uint64(raw) % uint64(n))
+}
+
+// realign checks, after the interrupt of Completion d.count, that the
+// buffer the engine is about to read is not the one the DMA engine is
+// filling, by the current-buffer register when the profile has one. It
+// can be after Start: the register that set the ring's base is read
+// after the base interrupt, and a buffer may complete in between (the
+// emulator delivers an interrupt held while masked and completes the
+// next buffer on the same tick), leaving the ring one buffer ahead: the
+// engine would read the buffer being written, and the watcher would take
+// every buffer for done before it was. After a completion the engine
+// fills the next buffer, never the one that completed, so a register
+// that still shows it means one ahead: step back, and say so.
+func (d *Device) realign() {
+	r := d.cfg.Profile.Registers
+	if r == nil || r.CurrentBuffer < 0 || d.regs == nil {
+		return
+	}
+	n := uint64(len(d.cfg.Profile.Buffers))
+	cur := uint64(atomic.LoadUint32((*uint32)(unsafe.Pointer(&d.regs[r.CurrentBuffer]))))
+	if cur != (uint64(d.shift)+d.count-1)%n {
+		return
+	}
+	d.shift = int((uint64(d.shift) + n - 1) % n)
+	d.log.Debug("uio: a buffer completed while the ring's base was read; realigned", "count", d.count, "register", cur)
 }
 
 func (d *Device) stop() (device.Completion, error) {

@@ -5,6 +5,8 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sgbridge/sgbridge/device/stamp"
 )
 
@@ -47,8 +49,16 @@ func (d *Device) watch() (t int64, tight, seen bool) {
 	// the engine fills the next one.
 	filling := uint32((uint64(d.shift) + k - 1) % n)
 	reg := (*uint32)(unsafe.Pointer(&d.regs[r.CurrentBuffer]))
-	if now := nowNs(); now < predicted-int64(watchLead) {
-		stamp.SleepUntil(predicted - int64(watchLead))
+	// Sleep until just before it is due, but wake for the interrupt (or
+	// Stop): an interrupt first means the prediction was late (it rests
+	// on a late stamp: a stalled reader, a Completion 1 delivered late),
+	// and the interrupt's arrival is then the stamp; it puts the next
+	// prediction back within a wake-up latency of the truth.
+	if wait := predicted - int64(watchLead) - nowNs(); wait > 0 {
+		ts := unix.NsecToTimespec(wait)
+		if n, err := unix.Ppoll(d.pfd[:], &ts, nil); n != 0 || (err != nil && err != unix.EINTR) {
+			return 0, false, false
+		}
 	}
 	var pending int64 // start of the last look that saw the buffer filling
 	for !d.stopped.Load() {
@@ -56,6 +66,14 @@ func (d *Device) watch() (t int64, tight, seen bool) {
 		cur := atomic.LoadUint32(reg)
 		now := nowNs()
 		if cur != filling {
+			if pending == 0 && now < predicted {
+				// Done before it was due, on the first look: this
+				// thread woke late, or the ring's alignment is off
+				// (realign mends it at the interrupt). Either way the
+				// register says nothing about when; the interrupt's
+				// arrival is the safer stamp.
+				return 0, false, false
+			}
 			t, tight = stamp.Bracket(pending, 0, now, f.Period, f.Period, float64(f.Rate), predicted)
 			return t, tight, true
 		}
