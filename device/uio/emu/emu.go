@@ -100,6 +100,7 @@ type instance struct {
 	bufs      [][]byte
 	regs      []byte
 	clients   map[*client]struct{}
+	gone      bool // destroyed: accept takes no more clients (e.mu)
 	wg        sync.WaitGroup
 }
 
@@ -297,13 +298,18 @@ func (e *Emulator) destroy(in *instance) {
 	if e.dev == in {
 		e.dev = nil
 	}
+	// Under e.mu, listener first: a client that connects from now on is
+	// refused, and one accept is handling is turned away before its hello
+	// (accept checks gone under the same lock), so no client can be left
+	// that nobody shuts down.
+	in.gone = true
+	if in.listen >= 0 {
+		unix.Shutdown(in.listen, unix.SHUT_RDWR)
+	}
 	for c := range in.clients {
 		unix.Shutdown(c.fd, unix.SHUT_RDWR)
 	}
 	e.mu.Unlock()
-	if in.listen >= 0 {
-		unix.Shutdown(in.listen, unix.SHUT_RDWR)
-	}
 	in.wg.Wait()
 	if in.listen >= 0 {
 		unix.Close(in.listen)
@@ -331,27 +337,35 @@ func (e *Emulator) accept(in *instance) {
 		if err != nil {
 			return // shut down
 		}
+		// The hello and the registration happen under e.mu with the
+		// gone check: a device being destroyed never greets a client it
+		// would then not shut down (and wait for, for ever).
+		e.mu.Lock()
+		if in.gone {
+			e.mu.Unlock()
+			unix.Close(fd)
+			return
+		}
 		if err := e.hello(in, fd); err != nil {
+			e.mu.Unlock()
 			e.log.Warn("emu: client dropped", "err", err)
 			unix.Close(fd)
 			continue
 		}
 		c := &client{fd: fd, masked: true}
-		e.mu.Lock()
 		in.clients[c] = struct{}{}
 		e.stats.Clients++
-		e.mu.Unlock()
 		in.wg.Add(1)
+		e.mu.Unlock()
 		go e.serve(in, c)
 	}
 }
 
+// hello sends a new client the device's maps and count. e.mu is held.
 func (e *Emulator) hello(in *instance, fd int) error {
 	var h uio.Hello
 	var fds []int
-	e.mu.Lock()
-	h.Count = e.count
-	e.mu.Unlock()
+	h.Count = e.count // e.mu is held
 	for m, f := range in.memfds {
 		if f >= 0 {
 			h.Maps = append(h.Maps, uio.HelloMap{Index: m, Size: in.sizes[m]})
