@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sgbridge/sgbridge/bridge/pipewire"
 	"github.com/sgbridge/sgbridge/internal/jackd"
-	"github.com/sgbridge/sgbridge/internal/pwtest"
 )
 
 // TestDriftSineThroughJACK is drift control on a real server: a simulated
@@ -57,21 +55,9 @@ func TestUIODriftSineThroughJACK(t *testing.T) {
 // issue's bars here is the UIO path's own timing (interrupts woken
 // through the emulator's socket), not the graph's.
 func TestUIODriftSineThroughPipeWire(t *testing.T) {
-	needBinary(t, "pw-record")
-	const ppm, settle, measure = 150, 10 * time.Second, 30 * time.Second
-	_, root := startEmu(t, "--signal", "sine", "--ppm", strconv.Itoa(ppm))
-	srv := pwtest.StartT(t, pwtest.Config{Rate: 48000, Quantum: 256})
-	p := startSgbridge(t, srv.Env(), "run", "--sink", "pipewire", "--device", "uio:sgrab", "--uio-root", root,
-		"--name", "sgbupw", "--latency", testLatency)
-	p.logOnFailure(t)
-	waitNode(t, srv, "sgbupw", p)
-	time.Sleep(settle)
-	x := pwRecord(t, srv, "sgbupw", pipewire.DefaultPositions(2), measure)
-	p.stop(t)
-	st := finalStats(t, p.output())
-	t.Logf("sgbridge at exit: %v", st)
-	checkSinesAt(t, x, ppm, pipewireDummyRate(48000, 256), issueBars)
-	if st["underruns"] != 0 || st["xruns"] != 0 || st["overflow_frames"] != 0 {
-		t.Errorf("want 0 underruns, xruns and overflows, got %v", st)
-	}
+	const ppm = 150
+	driftThroughPipeWire(t, "sgbupw", 2, ppm, func() []string {
+		_, root := startEmu(t, "--signal", "sine", "--ppm", strconv.Itoa(ppm))
+		return []string{"--device", "uio:sgrab", "--uio-root", root}
+	})
 }

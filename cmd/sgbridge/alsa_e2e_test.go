@@ -9,11 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sgbridge/sgbridge/bridge/pipewire"
 	"github.com/sgbridge/sgbridge/internal/alsatest"
 	"github.com/sgbridge/sgbridge/internal/analysis"
 	"github.com/sgbridge/sgbridge/internal/jackd"
-	"github.com/sgbridge/sgbridge/internal/pwtest"
 )
 
 // TestALSADevicesListed: sgbridge devices lists the PortAudio capture
@@ -130,26 +128,11 @@ func recordPorts(t *testing.T, env, ports []string, seconds int) [][]float64 {
 // so the card's own timing (and how sgbridge stamps it) is all that is
 // judged.
 func TestALSADriftSineThroughPipeWire(t *testing.T) {
-	needBinary(t, "pw-record")
-	const ppm, settle, measure = 200, 10 * time.Second, 30 * time.Second
-	realtime(t, func() (map[string]uint64, func()) {
-		pcm := alsatest.New(t, alsatest.PCM{Name: "sgpwdrift", PPM: ppm})
-		srv := pwtest.StartT(t, pwtest.Config{Rate: 48000, Quantum: 256})
-		p := startSgbridge(t, append(srv.Env(), pcm.Env()...), "run", "--sink", "pipewire", "--device", "alsa:sgpwdrift",
-			"--channels", "2", "--period", "256", "--name", "sgbapw", "--latency", testLatency)
-		waitNode(t, srv, "sgbapw", p)
-		time.Sleep(settle)
-		x := pwRecord(t, srv, "sgbapw", pipewire.DefaultPositions(2), measure)
-		p.stop(t)
-		st := finalStats(t, p.output())
-		srv.Stop()
-		return st, func() {
-			p.logOnFailure(t)
-			t.Logf("sgbridge at exit: %v", st)
-			checkSinesAt(t, x, ppm, pipewireDummyRate(48000, 256), issueBars)
-			if st["underruns"] != 0 || st["xruns"] != 0 || st["overflow_frames"] != 0 {
-				t.Errorf("want 0 underruns, xruns and overflows, got %v", st)
-			}
-		}
+	const ppm = 200
+	driftThroughPipeWire(t, "sgbapw", 2, ppm, func() []string {
+		// alsatest.New puts the PCM's configuration in this process's
+		// environment, which sgbridge inherits.
+		alsatest.New(t, alsatest.PCM{Name: "sgpwdrift", PPM: ppm})
+		return []string{"--device", "alsa:sgpwdrift", "--period", "256"}
 	})
 }
