@@ -46,15 +46,16 @@ type Device struct {
 	wake   int    // eventfd that Stop writes to wake Wait
 
 	// Interrupt loop state, owned by the thread calling Wait.
-	pfd      [2]unix.PollFd
-	msg      [MsgSize]byte
-	one      [MsgSize]byte
-	haveBase bool
-	lastRaw  uint32
-	count    uint64
-	shift    int
-	prevTime int64           // the previous Completion's stamp
-	pred     stamp.Predictor // when the next buffer is due (watch.go)
+	pfd       [2]unix.PollFd
+	msg       [MsgSize]byte
+	one       [MsgSize]byte
+	haveBase  bool
+	lastRaw   uint32
+	count     uint64
+	shift     int
+	checkBase bool            // the next Completion checks the base (realign)
+	prevTime  int64           // the previous Completion's stamp
+	pred      stamp.Predictor // when the next buffer is due (watch.go)
 
 	stopped atomic.Bool
 }
@@ -380,7 +381,7 @@ func (d *Device) Wait() (device.Completion, error) {
 			// clock measurement a period or more off. The next
 			// interrupt cannot be stale: the line is unmasked again
 			// microseconds after this read.
-			d.haveBase, d.lastRaw = true, raw
+			d.haveBase, d.lastRaw, d.checkBase = true, raw, true
 			d.shift = d.nextBuffer(raw)
 		} else {
 			delta = uint64(raw - d.lastRaw) // uint32 difference: the count wraps
@@ -396,7 +397,10 @@ func (d *Device) Wait() (device.Completion, error) {
 		if base {
 			continue
 		}
-		d.realign()
+		if d.checkBase {
+			d.realign()
+			d.checkBase = false
+		}
 		t := now
 		switch {
 		case seen && delta == 1:
@@ -436,17 +440,18 @@ func (d *Device) nextBuffer(raw uint32) int {
 	return int(uint64(raw) % uint64(n))
 }
 
-// realign checks, after the interrupt of Completion d.count, that the
+// realign checks, at the first Completion after the base, that the
 // buffer the engine is about to read is not the one the DMA engine is
 // filling, by the current-buffer register when the profile has one. It
-// can be after Start: the register that set the ring's base is read
-// after the base interrupt, and a buffer may complete in between (the
-// emulator delivers an interrupt held while masked and completes the
-// next buffer on the same tick), leaving the ring one buffer ahead: the
-// engine would read the buffer being written, and the watcher would take
-// every buffer for done before it was. After a completion the engine
-// fills the next buffer, never the one that completed, so a register
-// that still shows it means one ahead: step back, and say so.
+// can be: the register that set the ring's base is read after the base
+// interrupt, and a buffer may complete in between (the emulator delivers
+// an interrupt held while masked and completes the next buffer on the
+// same tick), leaving the ring one buffer ahead; the engine would read
+// the buffer being written, and the watcher would take every buffer for
+// done before it was. After a completion the engine fills the next
+// buffer, never the one that completed, so a register that still shows
+// it means one ahead: step back. Only then: later, a reader that fell a
+// whole ring behind would see the same register and be moved wrongly.
 func (d *Device) realign() {
 	r := d.cfg.Profile.Registers
 	if r == nil || r.CurrentBuffer < 0 || d.regs == nil {

@@ -480,6 +480,10 @@ func (e *Emulator) interrupt() {
 // everything New created.
 func (e *Emulator) Run(ctx context.Context) error {
 	defer e.Close()
+	// The clock thread spins to each DMA event only when it runs
+	// real-time: a normal thread can be preempted at the tick anyway, and
+	// its spinning would take the CPU from the reader it emulates for.
+	lead := int64(0)
 	if e.cfg.RTPriority > 0 {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
@@ -490,6 +494,9 @@ func (e *Emulator) Run(ctx context.Context) error {
 			}
 		}()
 		e.log.Info("emu: DMA clock thread", "scheduling", r.String())
+		if r.Realtime {
+			lead = int64(spinLead)
+		}
 	}
 	rng := rand.New(rand.NewPCG(e.cfg.Seed, 0xe40))
 	stop := func() bool { return ctx.Err() != nil }
@@ -517,7 +524,7 @@ func (e *Emulator) Run(ctx context.Context) error {
 		// so the registers and the interrupt carry the device's timing
 		// and not this thread's wake-up latency (90-230 µs on a 2-core
 		// VM, wandering over seconds).
-		clock.SleepUntil(wake-int64(spinLead), stop)
+		clock.SleepUntil(wake-lead, stop)
 		if stop() {
 			return nil
 		}
@@ -584,8 +591,8 @@ func (e *Emulator) Run(ctx context.Context) error {
 	}
 }
 
-// spinLead is how long before each DMA event the clock thread stops
-// sleeping and spins: more than its wake-up latency, nearly always. At
+// spinLead is how long before each DMA event a real-time clock thread
+// stops sleeping and spins: more than its wake-up latency, nearly always. At
 // the default profile's 512-frame periods (two events per period) that
 // is about 6 % of a core.
 const spinLead = 300 * time.Microsecond
