@@ -11,21 +11,11 @@ import (
 // How the backend waits for a period (see the package doc for why it
 // never lets PortAudio wait).
 const (
-	// waitLead is how long before the predicted end of a period the
-	// waiter wakes and starts looking: more than the wake-up latency of a
-	// locked SCHED_FIFO goroutine's sleep (on a 2-core VM: median 129
-	// µs, 99th percentile 234 µs), so it is looking when the period
-	// completes.
-	waitLead = 300 * time.Microsecond
-	// spinSpan is how long past the prediction the waiter keeps looking
-	// back to back, without sleeping: looks a few µs apart bracket the
-	// moment the pointer moves that closely, where a sleep between looks
-	// would make the bracket a wake-up latency wide. Together with
-	// waitLead it bounds the spinning to 450 µs of a period (typically
-	// ~170 µs: 3% of a core at 256 frames and 48 kHz).
-	spinSpan = 150 * time.Microsecond
-	// waitStep is the interval between looks once the period is later
-	// than that.
+	// waitStep is the interval between looks once the period is more
+	// than stamp.Span late: until then the waiter looks back to back
+	// from stamp.Lead before it is due, since looks a few µs apart
+	// bracket the moment the pointer moves that closely, where a sleep
+	// between looks would make the bracket a wake-up latency wide.
 	waitStep = 30 * time.Microsecond
 	// waitLate is how long past the prediction the waiter keeps looking
 	// at waitStep before it falls back to coarse looks.
@@ -69,7 +59,7 @@ func (e errNoPeriod) Error() string {
 // It sleeps until just before the period is due (stamp.Predictor, or a
 // nominal period after the previous completion), then looks at the
 // frames available back to back until the period is in (or, past
-// spinSpan, every waitStep). The completion is stamped from the two looks
+// stamp.Span late, every waitStep). The completion is stamped from the two looks
 // that bracket it (stamp.Bracket), never from a wake-up time alone: how
 // late a thread wakes wanders by tens of µs over seconds on a loaded
 // machine, and a stamp that carries that wander carries it into the
@@ -119,9 +109,9 @@ func (d *Device) awaitPeriod() (t int64, overflowed bool, err error) {
 		prevLook, prevN = before, n
 		var wake int64
 		switch {
-		case now < predicted-int64(waitLead):
-			wake = predicted - int64(waitLead)
-		case now < predicted+int64(spinSpan):
+		case now < predicted-int64(stamp.Lead):
+			wake = predicted - int64(stamp.Lead)
+		case now < predicted+int64(stamp.Span):
 			continue
 		case now < predicted+int64(waitLate):
 			wake = now + int64(waitStep)
@@ -130,7 +120,7 @@ func (d *Device) awaitPeriod() (t int64, overflowed bool, err error) {
 			// restarted, or it stopped. Aim at the frames it still owes.
 			owed := int64(float64(need-n) * 1e9 / rate)
 			predicted = now + owed
-			wake = now + min(max(owed-int64(waitLead), int64(waitStep)), int64(waitCoarse))
+			wake = now + min(max(owed-int64(stamp.Lead), int64(waitStep)), int64(waitCoarse))
 		}
 		stamp.SleepUntil(wake)
 	}

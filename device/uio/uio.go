@@ -389,7 +389,7 @@ func (d *Device) Wait() (device.Completion, error) {
 			d.lastRaw = raw
 		}
 		if r := d.cfg.Profile.Registers; r != nil && r.IRQAck >= 0 {
-			atomic.StoreUint32((*uint32)(unsafe.Pointer(&d.regs[r.IRQAck])), r.AckValue)
+			atomic.StoreUint32(d.reg(r.IRQAck), r.AckValue)
 		}
 		if _, err := unix.Write(d.fd, d.one[:]); err != nil {
 			return device.Completion{}, d.goneErr("unmask", err)
@@ -431,7 +431,7 @@ func (d *Device) Wait() (device.Completion, error) {
 func (d *Device) nextBuffer(raw uint32) int {
 	n := len(d.cfg.Profile.Buffers)
 	if r := d.cfg.Profile.Registers; r != nil && r.CurrentBuffer >= 0 {
-		cur := int(atomic.LoadUint32((*uint32)(unsafe.Pointer(&d.regs[r.CurrentBuffer]))))
+		cur := int(atomic.LoadUint32(d.reg(r.CurrentBuffer)))
 		if cur < n {
 			return cur
 		}
@@ -458,13 +458,17 @@ func (d *Device) realign() {
 		return
 	}
 	n := uint64(len(d.cfg.Profile.Buffers))
-	cur := uint64(atomic.LoadUint32((*uint32)(unsafe.Pointer(&d.regs[r.CurrentBuffer]))))
+	cur := uint64(atomic.LoadUint32(d.reg(r.CurrentBuffer)))
 	if cur != (uint64(d.shift)+d.count-1)%n {
 		return
 	}
 	d.shift = int((uint64(d.shift) + n - 1) % n)
 	d.log.Debug("uio: a buffer completed while the ring's base was read; realigned", "count", d.count, "register", cur)
 }
+
+// reg is the 32-bit device register at offset off of the register map
+// (open checked the map's alignment).
+func (d *Device) reg(off int64) *uint32 { return (*uint32)(unsafe.Pointer(&d.regs[off])) }
 
 func (d *Device) stop() (device.Completion, error) {
 	return device.Completion{}, device.ErrStopped

@@ -2,23 +2,10 @@ package uio
 
 import (
 	"sync/atomic"
-	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sgbridge/sgbridge/device/stamp"
-)
-
-// How Wait watches the current-buffer register (see watch).
-const (
-	// watchLead is how long before the buffer is due the watcher stops
-	// sleeping: more than a locked SCHED_FIFO goroutine's usual wake-up
-	// latency (90-230 µs on a 2-core VM).
-	watchLead = 300 * time.Microsecond
-	// watchSpan is how long past the prediction it keeps looking before
-	// it leaves the buffer to the interrupt alone.
-	watchSpan = 150 * time.Microsecond
 )
 
 // watch times the completion of the buffer Wait is about to report by the
@@ -31,7 +18,7 @@ const (
 // device's memory, and two of them a µs apart pin the completion down.
 //
 // seen is false when there is nothing to watch (no register, no base or
-// prediction yet) or the register did not move within watchSpan of the
+// prediction yet) or the register did not move within stamp.Span of the
 // prediction; Wait then stamps the interrupt's arrival.
 func (d *Device) watch() (t int64, tight, seen bool) {
 	r := d.cfg.Profile.Registers
@@ -48,15 +35,15 @@ func (d *Device) watch() (t int64, tight, seen bool) {
 	// Completion k fills ring buffer (shift+k-1) mod n; once it is done
 	// the engine fills the next one.
 	filling := uint32((uint64(d.shift) + k - 1) % n)
-	reg := (*uint32)(unsafe.Pointer(&d.regs[r.CurrentBuffer]))
+	reg := d.reg(r.CurrentBuffer)
 	// Sleep until just before it is due, but wake for the interrupt (or
 	// Stop): an interrupt first means the prediction was late (it rests
 	// on a late stamp: a stalled reader, a Completion 1 delivered late),
 	// and the interrupt's arrival is then the stamp; it puts the next
 	// prediction back within a wake-up latency of the truth.
-	if wait := predicted - int64(watchLead) - nowNs(); wait > 0 {
+	if wait := predicted - int64(stamp.Lead) - nowNs(); wait > 0 {
 		ts := unix.NsecToTimespec(wait)
-		if n, err := unix.Ppoll(d.pfd[:], &ts, nil); n != 0 || (err != nil && err != unix.EINTR) {
+		if ready, err := unix.Ppoll(d.pfd[:], &ts, nil); ready != 0 || (err != nil && err != unix.EINTR) {
 			return 0, false, false
 		}
 	}
@@ -77,7 +64,7 @@ func (d *Device) watch() (t int64, tight, seen bool) {
 			t, tight = stamp.Bracket(pending, 0, now, f.Period, f.Period, float64(f.Rate), predicted)
 			return t, tight, true
 		}
-		if now > predicted+int64(watchSpan) {
+		if now > predicted+int64(stamp.Span) {
 			return 0, false, false
 		}
 		pending = before

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sgbridge/sgbridge/device/sim"
+	"github.com/sgbridge/sgbridge/device/stamp"
 	"github.com/sgbridge/sgbridge/device/uio"
 	"github.com/sgbridge/sgbridge/internal/rt"
 )
@@ -480,9 +481,11 @@ func (e *Emulator) interrupt() {
 // everything New created.
 func (e *Emulator) Run(ctx context.Context) error {
 	defer e.Close()
-	// The clock thread spins to each DMA event only when it runs
-	// real-time: a normal thread can be preempted at the tick anyway, and
-	// its spinning would take the CPU from the reader it emulates for.
+	// The clock thread spins to each DMA event, from stamp.Lead before
+	// it (about 6 % of a core at the default profile's 512-frame periods,
+	// two events a period), only when it runs real-time: a normal thread
+	// can be preempted at the tick anyway, and its spinning would take
+	// the CPU from the reader it emulates for.
 	lead := int64(0)
 	if e.cfg.RTPriority > 0 {
 		runtime.LockOSThread()
@@ -495,7 +498,7 @@ func (e *Emulator) Run(ctx context.Context) error {
 		}()
 		e.log.Info("emu: DMA clock thread", "scheduling", r.String())
 		if r.Realtime {
-			lead = int64(spinLead)
+			lead = int64(stamp.Lead)
 		}
 	}
 	rng := rand.New(rand.NewPCG(e.cfg.Seed, 0xe40))
@@ -590,12 +593,6 @@ func (e *Emulator) Run(ctx context.Context) error {
 		}
 	}
 }
-
-// spinLead is how long before each DMA event a real-time clock thread
-// stops sleeping and spins: more than its wake-up latency, nearly always. At
-// the default profile's 512-frame periods (two events per period) that
-// is about 6 % of a core.
-const spinLead = 300 * time.Microsecond
 
 // at is the time of half period h on the device clock, ns after t0.
 func (e *Emulator) at(h uint64) int64 { return int64(float64(h) * e.periodNs / 2) }
