@@ -9,17 +9,14 @@
 
 #include "sgb_jack.h"
 
-/* jack_client_open is variadic; cgo cannot call it directly. */
+/* jack_client_open is variadic; cgo cannot call it directly. The server
+ * is always named (Go resolves $JACK_DEFAULT_SERVER or "default"), so
+ * nothing else in the process can change which server a client reaches. */
 jack_client_t *sgb_jack_open(const char *name, const char *server, int *status)
 {
-	jack_options_t opt = JackNoStartServer;
 	jack_status_t st = 0;
-	jack_client_t *c;
+	jack_client_t *c = jack_client_open(name, JackNoStartServer | JackServerName, &st, server);
 
-	if (server != NULL && server[0] != '\0')
-		c = jack_client_open(name, opt | JackServerName, &st, server);
-	else
-		c = jack_client_open(name, opt, &st);
 	*status = (int)st;
 	return c;
 }
