@@ -29,12 +29,23 @@ type driftRig struct {
 	// the exact cycle starts, but publishes them off by what the trace's
 	// cycle times were off their exact line at the same graph position.
 	replay *timingTrace
+	// late holds the handling of the next interrupt back by that many ns
+	// (a stall of the loop): the graph runs on meanwhile.
+	late int64
 }
 
 func newDriftRig(t *testing.T, scfg sim.Config, graphPPM float64) *driftRig {
 	t.Helper()
+	return newDriftRigWith(t, scfg, graphPPM, Config{})
+}
+
+// newDriftRigWith is newDriftRig with the engine configured by cfg
+// (Resample is set).
+func newDriftRigWith(t *testing.T, scfg sim.Config, graphPPM float64, cfg Config) *driftRig {
+	t.Helper()
 	sink := newFakeSink(48000, 256)
-	e, g, clk := startVirtual(t, scfg, sink, Config{Resample: true})
+	cfg.Resample = true
+	e, g, clk := startVirtual(t, scfg, sink, cfg)
 	period := 256e9 / 48000 / (1 + graphPPM*1e-6)
 	return &driftRig{e: e, g: g, sink: sink, cycle: float64(clk.T) + period/3, period: period}
 }
@@ -44,7 +55,9 @@ func (r *driftRig) step(t testing.TB) device.Completion {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for int64(r.cycle) <= c.Time {
+	now := c.Time + r.late
+	r.late = 0
+	for int64(r.cycle) <= now {
 		tm := timingAt(int64(r.cycle), r.period, r.sink.frames)
 		if r.replay != nil {
 			tm.Frames += r.replay.frames0
@@ -61,7 +74,7 @@ func (r *driftRig) step(t testing.TB) device.Completion {
 		}
 		r.cycle += r.period
 	}
-	r.e.handle(c, c.Time)
+	r.e.handle(c, now)
 	return c
 }
 
@@ -226,4 +239,63 @@ func TestDriftHandleAllocatesNothing(t *testing.T) {
 func timingAt(start int64, period float64, frames uint64) ring.Timing {
 	return ring.Timing{CycleStart: start, NextStart: start + int64(period), Period: period,
 		Frames: frames, NFrames: 256, Rate: 48000}
+}
+
+// TestStallRaisesMargin: a stall of the interrupt loop longer than the
+// margin empties the queue once; the margin is raised to cover it, the
+// graph is told the new latency, the queue settles at the new target,
+// and the same stall again is absorbed. With FixedMargin every such
+// stall keeps emptying the queue.
+func TestStallRaisesMargin(t *testing.T) {
+	// ns: longer than the default margin (64 frames, 1.3 ms) and the graph
+	// period (5.3 ms) it also has at the best phase of the cycles.
+	const stall = 7_000_000
+	// 7 ms at 48 kHz, with the headroom, in blocks of 16 frames.
+	want := (int(math.Ceil(stall*48000/1e9*marginHeadroom)) + 15) / 16 * 16
+	for _, fixed := range []bool{false, true} {
+		t.Run("fixed="+strconv.FormatBool(fixed), func(t *testing.T) {
+			r := newDriftRigWith(t, sim.Config{Format: device.Format{Rate: 48000, Channels: 2, Sample: device.FloatLE, Period: 256, Buffers: 8}, Signal: sim.Sine, PPM: 200}, 0,
+				Config{FixedMargin: fixed})
+			r.run(t, 10*time.Second)
+			before := r.e.Stats()
+			if before.Lock != "locked" || before.UnderrunEvents != 0 || before.Margin != DefaultMargin {
+				t.Fatalf("before the stalls: %+v", before)
+			}
+			// A stall every second for 10 s.
+			for range 10 {
+				r.late = stall
+				r.run(t, time.Second)
+			}
+			r.run(t, 10*time.Second)
+			s := r.e.Stats()
+			t.Logf("margin %d -> %d frames, target %d -> %d, underruns %d, resyncs %d, error %.3f frames",
+				before.Margin, s.Margin, before.Target, s.Target, s.UnderrunEvents, s.Resyncs, s.Error)
+			if fixed {
+				if s.Margin != DefaultMargin || s.MarginRaises != 0 || s.Target != before.Target {
+					t.Errorf("fixed margin moved: %+v", s)
+				}
+				if s.UnderrunEvents < 5 {
+					t.Errorf("%d underruns from ten %d µs stalls at a fixed %d-frame margin: the test stalls too little",
+						s.UnderrunEvents, stall/1000, DefaultMargin)
+				}
+				return
+			}
+			if s.MarginRaises != 1 || s.Margin != want || s.Target != before.Target+want-DefaultMargin {
+				t.Errorf("margin %d after %d raises, target %d: want one raise to %d frames", s.Margin, s.MarginRaises, s.Target, want)
+			}
+			if s.UnderrunEvents != 1 {
+				t.Errorf("%d underruns: want only the first stall's", s.UnderrunEvents)
+			}
+			if math.Abs(s.Error) > 0.5 {
+				t.Errorf("latency %.3f frames off the raised target", s.Error)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for r.sink.latency.Load() != int64(s.Target) && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			if got := r.sink.latency.Load(); got != int64(s.Target) {
+				t.Errorf("graph told %d frames of latency, target %d", got, s.Target)
+			}
+		})
+	}
 }

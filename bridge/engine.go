@@ -45,6 +45,12 @@ type Config struct {
 	// period and one graph period, to ride out producer stalls. 0 picks
 	// DefaultMargin.
 	Margin int
+	// FixedMargin keeps the margin where it starts. Otherwise, with drift
+	// control, a stall longer than the margin that emptied the queue
+	// raises the margin to cover it (up to MaxMargin): the one glitch the
+	// stall caused carries the step, and stalls that long are absorbed
+	// from then on.
+	FixedMargin bool
 	// Resample turns on drift control: the variable-ratio resampler
 	// (Quality) steered by the drift controller holds the latency at
 	// device period + graph period + resampler delay + Margin. Without it
@@ -71,6 +77,16 @@ type Config struct {
 // margin can be set from numbers (--latency adds to it).
 const DefaultMargin = 64
 
+// MaxMargin is as far as stalls raise the margin: 20 ms. A virtual
+// machine's host takes the CPU away for 5-30 ms now and then (measured on
+// the 2-core CI machines); longer holds are not a latency to plan for.
+const MaxMargin = 0.020 // s
+
+// marginHeadroom is how much longer than the stall that emptied the queue
+// the raised margin is: the next stall of that kind lands at another
+// phase of the graph cycle.
+const marginHeadroom = 1.25
+
 // Engine moves audio from a Grabber to a Sink.
 type Engine struct {
 	dev    device.Grabber
@@ -81,6 +97,13 @@ type Engine struct {
 	format device.Format
 	ring   *ring.Ring
 	target int // queue fill at which the sink starts, frames
+
+	// The stall margin, graph frames: raised by stalls that emptied the
+	// queue unless fixed (drift control only), never past maxMargin.
+	margin, maxMargin int
+	fixedMargin       bool
+	underruns         uint64     // sink underrun events seen by the loop
+	latencyMu         sync.Mutex // orders the reports of a raised target
 
 	scratch [][]float32 // one device period, planar
 
@@ -115,6 +138,9 @@ type counters struct {
 	overflow     atomic.Uint64 // frames dropped because the queue was full
 	worstStall   atomic.Int64  // ns between an interrupt and its handling, worst
 	worstStallAt atomic.Int64  // CLOCK_MONOTONIC ns of that interrupt
+	target       atomic.Int64  // e.target, for Stats
+	margin       atomic.Int64  // e.margin, for Stats
+	raises       atomic.Uint64 // times a stall raised the margin
 	latency      atomic.Int64  // measured capture latency, frames ×1000
 	fill         atomic.Int64  // queue fill right after the last write
 	lastIRQTime  atomic.Int64
@@ -145,6 +171,8 @@ type Stats struct {
 	Xruns          uint64  `json:"xruns"`
 	Fill           int     `json:"fill"`             // frames in the queue right after the last interrupt
 	Target         int     `json:"target"`           // latency target (drift control) or start-up fill (pass-through), frames
+	Margin         int     `json:"margin"`           // frames of the target that absorb producer stalls
+	MarginRaises   uint64  `json:"margin_raises"`    // times a stall that emptied the queue raised the margin
 	Capacity       int     `json:"capacity"`         // queue capacity, frames
 	Latency        float64 `json:"latency_frames"`   // measured capture latency, frames (0 until known)
 	WorstStall     float64 `json:"worst_stall_s"`    // seconds between an interrupt and its handling, worst seen
@@ -202,6 +230,10 @@ func New(cfg Config) (*Engine, error) {
 		format:  f,
 		target:  f.Period + graph + margin,
 		scratch: planar(f.Channels, f.Period),
+		margin:  margin,
+		// The most stalls may raise it to, and never less than asked for.
+		maxMargin:   max(margin, int(math.Ceil(MaxMargin*float64(cfg.Sink.Rate())))),
+		fixedMargin: cfg.FixedMargin || !cfg.Resample,
 	}
 	startFill := e.target
 	maxOut := f.Period
@@ -215,14 +247,17 @@ func New(cfg Config) (*Engine, error) {
 		// step small.
 		startFill = graph + margin + f.Period/2
 	}
-	// Room for the target, a whole SG ring arriving at once after a stall,
-	// and the graph not draining for as long again.
-	r, err := ring.New(f.Channels, 2*(e.target+maxOut*f.Buffers))
+	// Room for the target (with the margin raised as far as it goes), a
+	// whole SG ring arriving at once after a stall, and the graph not
+	// draining for as long again.
+	r, err := ring.New(f.Channels, 2*(e.target+e.maxMargin-margin+maxOut*f.Buffers))
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	e.ring = r
 	r.SetStartFill(startFill)
+	e.stats.target.Store(int64(e.target))
+	e.stats.margin.Store(int64(margin))
 	return e, nil
 }
 
@@ -460,17 +495,56 @@ func (e *Engine) handle(c device.Completion, now int64) {
 		device.Convert(e.scratch, e.dev.Buffer(int((j-1)%n)), f.Sample, f.Period)
 		e.emit(e.scratch)
 	}
-	if stall := now - c.Time; stall > e.stats.worstStall.Load() {
+	stall := now - c.Time
+	if stall > e.stats.worstStall.Load() {
 		e.stats.worstStall.Store(stall)
 		e.stats.worstStallAt.Store(c.Time)
 	}
 	if e.ctl != nil {
+		if u := e.ring.Stats().UnderrunEvents; u != e.underruns {
+			e.underruns = u
+			e.raiseMargin(stall)
+		}
 		e.control(c)
 	} else {
 		e.measureLatency(c.Time)
 	}
 	e.stats.fill.Store(int64(e.ring.Fill()))
 	e.stats.lastIRQTime.Store(c.Time)
+}
+
+// raiseMargin is called when the sink found the queue short since the
+// previous interrupt, which was handled stall ns after it completed. If
+// the stall outlasted the margin, it is what emptied the queue: the
+// margin grows to cover it, and the resync the underrun calls for moves
+// the queue to the new target in the same step.
+func (e *Engine) raiseMargin(stall int64) {
+	rate := float64(e.sink.Rate())
+	frames := float64(stall) / 1e9 * rate
+	if e.fixedMargin || frames <= float64(e.margin) || e.margin >= e.maxMargin {
+		return
+	}
+	// Whole blocks of 16 frames: the figure is read by people.
+	m := min(e.maxMargin, (int(math.Ceil(frames*marginHeadroom))+15)/16*16)
+	if err := e.ctl.SetTarget(e.ctl.Config().Target + float64(m-e.margin)); err != nil {
+		return // cannot happen: the target only grows
+	}
+	e.target += m - e.margin
+	e.margin = m
+	e.stats.target.Store(int64(e.target))
+	e.stats.margin.Store(int64(m))
+	e.stats.raises.Add(1)
+	// Telling the graph takes the sink's lock and a round trip to the
+	// server: not on this thread. The last of these to run reads the
+	// newest target.
+	go func() {
+		e.latencyMu.Lock()
+		defer e.latencyMu.Unlock()
+		e.sink.SetLatency(int(e.stats.target.Load()))
+	}()
+	e.log.Warn("a stall longer than the margin emptied the queue; margin raised",
+		"stall_ms", math.Round(float64(stall)/1e4)/100, "margin_frames", m,
+		"latency_frames", e.target, "latency_ms", math.Round(float64(e.target)/rate*1e5)/100)
 }
 
 // emit sends one device period on: straight into the queue in
@@ -633,7 +707,9 @@ func (e *Engine) Stats() Stats {
 		UnderrunFrames: rs.UnderrunFrames,
 		Xruns:          e.sink.Xruns(),
 		Fill:           int(e.stats.fill.Load()),
-		Target:         e.target,
+		Target:         int(e.stats.target.Load()),
+		Margin:         int(e.stats.margin.Load()),
+		MarginRaises:   e.stats.raises.Load(),
 		Capacity:       e.ring.Capacity(),
 		Latency:        float64(e.stats.latency.Load()) / 1000,
 		WorstStall:     float64(e.stats.worstStall.Load()) / 1e9,

@@ -291,6 +291,21 @@ func (c *Controller) Reset() {
 // Config returns the configuration in use, defaults filled in.
 func (c *Controller) Config() Config { return c.cfg }
 
+// SetTarget moves the latency target (graph frames, at least one graph
+// period). The queue is moved there in one step at the next Update, with
+// the fades of a resync: slewing by the ratio instead would put minutes
+// of pitch error into the audio. The engine calls it when a stall longer
+// than the margin emptied the queue, so the step rides on a glitch that
+// has already happened.
+func (c *Controller) SetTarget(target float64) error {
+	if math.IsNaN(target) || math.IsInf(target, 0) || target < float64(c.cfg.GraphPeriod) {
+		return fmt.Errorf("drift: target %g frames: want at least one graph period (%d)", target, c.cfg.GraphPeriod)
+	}
+	c.cfg.Target = target
+	c.jumped = true
+	return nil
+}
+
 // Stats returns the controller's state for display.
 func (c *Controller) Stats() Stats {
 	s := c.stats

@@ -184,7 +184,10 @@ const stallLimit = 20000 // µs
 // server reported xruns (its own real-time thread missed a cycle), the
 // graph skipped cycles of the sink (the same, unreported), or
 // sgbridge's interrupt loop was held longer than the test margin absorbs
-// (stallLimit). "" means the run was clean.
+// (stallLimit), or, in the tests that run at the default margin, longer
+// than that margin: sgbridge saw the queue run dry after such a stall and
+// raised its margin (margin_raises). A loop that stalls itself on every
+// run fails all attempts. "" means the run was clean.
 func disturbed(st map[string]uint64) string {
 	var why []string
 	if st["xruns"] > 0 {
@@ -197,6 +200,9 @@ func disturbed(st map[string]uint64) string {
 	}
 	if st["worst_stall_us"] > stallLimit {
 		why = append(why, fmt.Sprintf("interrupt loop held %.1f ms", float64(st["worst_stall_us"])/1000))
+	} else if st["margin_raises"] > 0 {
+		why = append(why, fmt.Sprintf("a stall of up to %.1f ms outlasted the margin and emptied the queue (margin raised to %d frames)",
+			float64(st["worst_stall_us"])/1000, st["margin_frames"]))
 	}
 	return strings.Join(why, ", ")
 }

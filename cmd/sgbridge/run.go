@@ -28,25 +28,26 @@ import (
 
 // runOptions are the flags of `sgbridge run`.
 type runOptions struct {
-	device      string
-	sink        string
-	name        string
-	connect     []string
-	jackServer  string
-	channels    int
-	rate        int
-	period      int
-	buffers     int
-	format      string
-	latency     int
-	noResample  bool
-	quality     string
-	gcStress    float64
-	positions   string
-	description string
-	uio         uioOptions
-	status      time.Duration
-	logLevel    string
+	device       string
+	sink         string
+	name         string
+	connect      []string
+	jackServer   string
+	channels     int
+	rate         int
+	period       int
+	buffers      int
+	format       string
+	latency      int
+	noResample   bool
+	fixedLatency bool
+	quality      string
+	gcStress     float64
+	positions    string
+	description  string
+	uio          uioOptions
+	status       time.Duration
+	logLevel     string
 
 	simPPM     float64
 	simJitter  time.Duration
@@ -88,6 +89,7 @@ as capture ports NAME:capture_1..N, and moves audio until SIGINT or SIGTERM.`,
 	f.IntVar(&o.buffers, "buffers", 8, "SG buffers in the device ring")
 	f.StringVar(&o.format, "format", "S32_LE", "native sample format: S16_LE, S24_3LE, S24_LE, S32_LE, FLOAT_LE")
 	f.IntVar(&o.latency, "latency", 0, "frames added to the latency target (device period + graph period + resampler delay + margin)")
+	f.BoolVar(&o.fixedLatency, "fixed-latency", false, "never raise the latency; by default a stall that outlasted the margin and emptied the queue raises the margin to cover it (up to 20 ms)")
 	f.BoolVar(&o.noResample, "no-resample", false, "pass samples through bit-exact, no drift control; device and graph rates must match")
 	f.StringVar(&o.quality, "quality", "default", "resampler preset: fast, default or best")
 	f.StringVar(&o.positions, "positions", "", "PipeWire: channel positions, e.g. FL,FR or AUX0,AUX1 (default: the usual layout for the channel count)")
@@ -246,6 +248,7 @@ func (o *runOptions) run(ctx context.Context, stderr io.Writer) error {
 	eng, err := bridge.New(bridge.Config{
 		Device: dev, Sink: sink, Log: log,
 		Resample: !o.noResample, Quality: o.preset, Margin: bridge.DefaultMargin + o.latency,
+		FixedMargin:   o.fixedLatency,
 		WaitForDevice: o.uio.wait, Priority: cmp.Or(o.uio.rtPrio, -1),
 	})
 	if err != nil {
@@ -310,7 +313,8 @@ func (o *runOptions) run(ctx context.Context, stderr io.Writer) error {
 				"lost_irqs", s.LostIRQs, "overflow_frames", s.Overflows, "worst_stall_us", int(s.WorstStall * 1e6)}
 			if s.Resample {
 				attrs = append(attrs, "lock", s.Lock, "ratio_ppm", s.RatioPPM, "error_frames", s.Error,
-					"resyncs", s.Resyncs, "skipped_cycles", s.SkippedCycles, "latency_frames", s.Latency)
+					"resyncs", s.Resyncs, "skipped_cycles", s.SkippedCycles, "latency_frames", s.Latency,
+					"margin_frames", s.Margin, "margin_raises", s.MarginRaises)
 			}
 			log.Info("stopped", attrs...)
 			if err != nil && !errors.Is(err, context.Canceled) {

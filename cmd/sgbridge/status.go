@@ -103,7 +103,8 @@ func printStatus(w io.Writer, d *statusDoc) {
 	}
 	fmt.Fprintf(w, "  queue      %d frames (start fill %d, capacity %d)\n", d.Fill, d.Target, d.Capacity)
 	if d.Latency != 0 {
-		fmt.Fprintf(w, "  latency    %.1f frames (%.2f ms)\n", d.Latency, d.Latency/float64(d.Rate)*1e3)
+		fmt.Fprintf(w, "  latency    %.1f frames (%.2f ms), margin %d frames (raised %d times by stalls)\n",
+			d.Latency, d.Latency/float64(d.Rate)*1e3, d.Margin, d.MarginRaises)
 	} else {
 		fmt.Fprintf(w, "  latency    not measured yet\n")
 	}
