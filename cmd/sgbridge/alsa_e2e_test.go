@@ -184,18 +184,9 @@ func TestALSASideBySideWithZitaThroughPipeWire(t *testing.T) {
 			"--period", strconv.Itoa(period), "--name", "sgbside", "--latency", testLatency)
 		waitNode(t, srv, "sgbside", p)
 
-		z := exec.Command("zita-a2j", "-j", "zita", "-d", "sgpwside", "-r", "48000", "-p", strconv.Itoa(period), "-n", "2", "-c", "2")
 		jackEnv := append(env, "LD_LIBRARY_PATH="+dir, fmt.Sprintf("PIPEWIRE_QUANTUM=%d/48000", period))
-		z.Env = append(os.Environ(), jackEnv...)
-		var zout strings.Builder
-		z.Stdout, z.Stderr = &zout, &zout
-		if err := z.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			z.Process.Kill()
-			z.Wait()
-		}()
+		zout, stopZita := startZita(t, jackEnv, "sgpwside", period)
+		defer stopZita()
 		waitNode(t, srv, "zita", p)
 		time.Sleep(settle * time.Second)
 
@@ -219,6 +210,25 @@ func TestALSASideBySideWithZitaThroughPipeWire(t *testing.T) {
 			}
 		}
 	})
+}
+
+// startZita starts zita-a2j as JACK client "zita" on the ALSA PCM pcm, two
+// channels at 48 kHz, with the options the PortAudio issue's comparison
+// names (its defaults for that period: -p period -n 2). It returns what
+// zita-a2j prints and a function that stops it.
+func startZita(t *testing.T, env []string, pcm string, period int) (*strings.Builder, func()) {
+	t.Helper()
+	z := exec.Command("zita-a2j", "-j", "zita", "-d", pcm, "-r", "48000", "-p", strconv.Itoa(period), "-n", "2", "-c", "2")
+	z.Env = append(os.Environ(), env...)
+	out := &strings.Builder{}
+	z.Stdout, z.Stderr = out, out
+	if err := z.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return out, func() {
+		z.Process.Kill()
+		z.Wait()
+	}
 }
 
 // judgeSideBySide logs the table and asserts the comparison of

@@ -3,10 +3,7 @@
 package main
 
 import (
-	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -41,17 +38,8 @@ func TestALSADriftSideBySideWithZita(t *testing.T) {
 			"--period", strconv.Itoa(period), "--name", "sgba")
 		waitPorts(t, srv.Name, "sgba:capture_", 2, p)
 
-		z := exec.Command("zita-a2j", "-j", "zita", "-d", "sgdrift", "-r", "48000", "-p", strconv.Itoa(period), "-n", "2", "-c", "2")
-		z.Env = append(os.Environ(), env...)
-		var zout strings.Builder
-		z.Stdout, z.Stderr = &zout, &zout
-		if err := z.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			z.Process.Kill()
-			z.Wait()
-		}()
+		zout, stopZita := startZita(t, env, "sgdrift", period)
+		defer stopZita()
 		waitPorts(t, srv.Name, "zita:capture_", 2, p)
 		time.Sleep(settle * time.Second)
 
