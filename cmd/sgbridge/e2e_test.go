@@ -290,7 +290,16 @@ func verifyCounter(t *testing.T, x [][]float64) int {
 			want := float64((n0+int64(i-start)+4096*int64(c))&(1<<23-1)) / (1 << 23)
 			if x[c][i] != want {
 				if bad == 0 {
-					t.Errorf("channel %d frame %d: got %.9f (%d) want %.9f (%d)", c+1, i, x[c][i], int64(x[c][i]*(1<<23)), want, int64(want*(1<<23)))
+					// How far the stream jumped says who dropped what:
+					// whole graph quanta are the recorder's or the
+					// graph's, whole device periods the device path's.
+					got := int64(x[c][i] * (1 << 23))
+					jump := (got - int64(want*(1<<23))) & (1<<23 - 1)
+					if jump >= 1<<22 {
+						jump -= 1 << 23
+					}
+					t.Errorf("channel %d frame %d: got %.9f (%d) want %.9f (%d): the stream jumped %+d frames",
+						c+1, i, x[c][i], got, want, int64(want*(1<<23)), jump)
 				}
 				bad++
 			}

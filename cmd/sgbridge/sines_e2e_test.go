@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/sgbridge/sgbridge/device/sim"
@@ -100,7 +102,49 @@ func checkSinesAt(t *testing.T, x [][]float64, ppm, graphRate float64, b sineBar
 				c+1, sum.WorstTHDN, sum.WorstStart, sum.Missing, b.WorstDB)
 		}
 		if len(glitches) > 0 {
-			t.Errorf("channel %d: %d glitches, first at %v", c+1, len(glitches), glitches[:min(5, len(glitches))])
+			t.Errorf("channel %d: %d glitches, first at %v; the signal after the first is shifted by %s",
+				c+1, len(glitches), glitches[:min(5, len(glitches))], shiftAcross(s, rate, truth, glitches[0]))
 		}
+	}
+}
+
+// shiftAcross says how far the sine after glitch g is shifted in time
+// against the sine before it, in frames, modulo the sine's period: frames
+// dropped (or repeated) move it by their count. A recorder or graph that
+// dropped a quantum moves every channel by the same whole quanta, which
+// the channels' different periods tell apart from a device buffer.
+func shiftAcross(s []float64, rate, freq float64, g analysis.Glitch) string {
+	const span, guard = 9600, 480
+	a, b := g.Index-guard-span, g.Index+g.Len+guard
+	if a < 0 || b+span > len(s) {
+		return "? (too near an end)"
+	}
+	before, err1 := analysis.FitSine(s[a:a+span], rate, freq)
+	after, err2 := analysis.FitSine(s[b:b+span], rate, freq)
+	if err1 != nil || err2 != nil {
+		return "? (no fit)"
+	}
+	// The phase the sine before would have at b, against the one it has.
+	want := before.Phase + 2*math.Pi*before.Freq*float64(b-a)/rate
+	d := math.Remainder(after.Phase-want, 2*math.Pi)
+	period := rate / freq
+	return fmt.Sprintf("%+.2f frames (mod %.2f)", d/(2*math.Pi)*period, period)
+}
+
+// TestShiftAcross: a sine with 256 frames cut out reads as shifted by 256
+// frames modulo its period.
+func TestShiftAcross(t *testing.T) {
+	const rate, freq = 48000.0, 997.0
+	x := analysis.Sine64(96000, rate, freq, 0.5, 0.3)
+	x = append(x[:48000:48000], x[48000+256:]...)
+	g, err := analysis.Glitches(x, rate, freq, 4800, -110)
+	if err != nil || len(g) == 0 {
+		t.Fatalf("glitch not found: %v %v", g, err)
+	}
+	got := shiftAcross(x, rate, freq, g[0])
+	period := rate / freq
+	want := math.Remainder(256, period)
+	if !strings.HasPrefix(got, fmt.Sprintf("%+.2f", want)) {
+		t.Fatalf("shiftAcross = %s, want %+.2f frames", got, want)
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sgbridge/sgbridge/bridge/pipewire"
 	"github.com/sgbridge/sgbridge/internal/jackd"
+	"github.com/sgbridge/sgbridge/internal/pwtest"
 )
 
 // latencyMargin is the queue margin of the UIO runs: testLatency, which
@@ -68,6 +70,36 @@ func TestUIOCounterBitExactThroughJACK(t *testing.T) {
 			}
 			checked := verifyCounter(t, x)
 			t.Logf("%d frames x 2 channels bit-exact and continuous (%.1f s) via UIO emulator", checked, float64(checked)/48000)
+			if checked < (seconds-2)*48000 {
+				t.Fatalf("only %d frames carried the signal", checked)
+			}
+			if st["underruns"] != 0 || st["xruns"] != 0 || st["overflow_frames"] != 0 || st["lost_irqs"] != es["skipped"] {
+				t.Fatalf("bridge %v, emulator %v", st, es)
+			}
+		}
+	})
+}
+
+// The seed's grabber, emulated, through the UIO backend into a private
+// PipeWire graph, recorded by pw-record: 30 s bit-exact and continuous.
+func TestUIOCounterBitExactThroughPipeWire(t *testing.T) {
+	needBinary(t, "pw-record")
+	const seconds = 30
+	realtime(t, func() (map[string]uint64, func()) {
+		emuP, root := startEmu(t, "--signal", "counter")
+		srv := pwtest.StartT(t, pwtest.Config{Rate: 48000, Quantum: 256})
+		p := startSgbridge(t, srv.Env(), "run", "--sink", "pipewire", "--device", "uio:sgrab", "--uio-root", root,
+			"--no-resample", "--latency", latencyMargin, "--name", "sgbupw")
+		waitNode(t, srv, "sgbupw", p)
+		x := pwRecord(t, srv, "sgbupw", pipewire.DefaultPositions(2), seconds*time.Second)
+		p.stop(t)
+		srv.Stop()
+		st := finalStats(t, p.output())
+		es := emuStats(t, emuP)
+		return st, func() {
+			p.logOnFailure(t)
+			checked := verifyCounter(t, x)
+			t.Logf("%d frames x 2 channels bit-exact and continuous (%.1f s) via UIO emulator; sgbridge at exit: %v", checked, float64(checked)/48000, st)
 			if checked < (seconds-2)*48000 {
 				t.Fatalf("only %d frames carried the signal", checked)
 			}
