@@ -139,11 +139,11 @@ func recordPorts(t *testing.T, env, ports []string, seconds int) [][]float64 {
 // judged.
 func TestALSADriftSineThroughPipeWire(t *testing.T) {
 	const ppm = 200
-	driftThroughPipeWire(t, "sgbapw", 2, ppm, func() []string {
+	driftThroughPipeWire(t, "sgbapw", 2, ppm, func() ([]string, func() map[string]uint64) {
 		// alsatest.New puts the PCM's configuration in this process's
 		// environment, which sgbridge inherits.
 		alsatest.New(t, alsatest.PCM{Name: "sgpwdrift", PPM: ppm})
-		return []string{"--device", "alsa:sgpwdrift", "--period", "256"}
+		return []string{"--device", "alsa:sgpwdrift", "--period", "256"}, nil
 	})
 }
 

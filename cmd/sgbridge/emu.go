@@ -60,7 +60,7 @@ It runs until SIGINT or SIGTERM and removes what it created.`,
 	f.DurationVar(&o.vanishAfter, "vanish-after", 0, "remove the device after this long")
 	f.DurationVar(&o.returnAfter, "return-after", 0, "bring a vanished device back after this long")
 	f.IntVar(&o.index, "index", 0, "N of uioN")
-	f.IntVar(&o.rtPrio, "rt-priority", 70, "SCHED_FIFO priority of the emulated DMA clock (0: normal priority)")
+	f.IntVar(&o.rtPrio, "rt-priority", emu.DefaultRTPriority, "SCHED_FIFO priority of the emulated DMA clock (0: normal priority; clamped to RLIMIT_RTPRIO)")
 	f.Uint64Var(&o.seed, "seed", 0, "seed for jitter and lost interrupts (0: from the clock)")
 	return cmd
 }
@@ -126,6 +126,7 @@ func (o *emuOptions) run(cmd *cobra.Command) error {
 	err = e.Run(ctx)
 	s := e.Stats()
 	log.Info("emu stopped", "interrupts", s.Interrupts, "lost_injected", s.Lost, "held", s.Held, "coalesced", s.Coalesced,
-		"skipped", s.Skipped, "clients", s.Clients, "vanished", s.Vanished, "returned", s.Returned)
+		"skipped", s.Skipped, "clients", s.Clients, "vanished", s.Vanished, "returned", s.Returned,
+		"late_ticks", s.LateTicks, "worst_late_us", s.WorstLate/1000)
 	return err
 }
