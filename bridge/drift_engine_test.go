@@ -278,6 +278,11 @@ func TestStallRaisesMargin(t *testing.T) {
 					t.Errorf("%d underruns from ten %d µs stalls at a fixed %d-frame margin: the test stalls too little",
 						s.UnderrunEvents, stall/1000, DefaultMargin)
 				}
+				// The graph ran every cycle: the sink found the ring
+				// short, it was not skipped.
+				if s.SkippedCycles != 0 {
+					t.Errorf("%d underruns counted as %d skipped graph cycles", s.UnderrunEvents, s.SkippedCycles)
+				}
 				return
 			}
 			if s.MarginRaises != 1 || s.Margin != want || s.Target != before.Target+want-DefaultMargin {

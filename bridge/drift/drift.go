@@ -45,6 +45,10 @@ type Sink struct {
 	Rate       uint32  // graph rate, Hz
 	ReadPos    uint64  // ring frames consumed before this cycle's read
 	Cycle      uint64  // cycles published so far; 0 means none yet
+	// UnderrunFrames is the silence the sink gave for frames the ring did
+	// not have, so far: the sink ran but found the queue short, which is
+	// not the graph skipping it.
+	UnderrunFrames uint64
 }
 
 // Input is what the interrupt loop knows when a device interrupt wakes it.
@@ -196,9 +200,10 @@ type Stats struct {
 	// Resyncs: corrections past the bound.
 	Alignments, Resyncs uint64
 	// LostIRQs: interrupts missing from the device count (jumps beyond
-	// one period). SkippedCycles: sink cycles that did not read (graph
-	// counter advanced more than the read position, in whole cycles);
-	// UnreadFrames the frames behind them.
+	// one period). SkippedCycles: sink cycles the graph did not run
+	// (its counter advanced more than the read position and the silence
+	// given for a short ring, in whole cycles); UnreadFrames: all frames
+	// the sink played as silence once running, underruns included.
 	LostIRQs, SkippedCycles, UnreadFrames uint64
 	// LateIRQs: interrupt timestamps not used because they were far later
 	// (or earlier) than the device clock allows: a stalled loop.
@@ -225,6 +230,7 @@ type Controller struct {
 	lastCycle uint64
 	lastSinkF uint64
 	lastRead  uint64
+	lastUnder uint64 // the sink's UnderrunFrames at lastCycle
 	holdW     uint64 // measurements wait until the reader passes this
 	hold      bool
 	jumped    bool // the sink read less than a cycle since the last step
@@ -402,8 +408,11 @@ func (c *Controller) Update(in Input) Output {
 				// much in one step, and is put back in one step.
 				c.jumped = true
 				c.stats.UnreadFrames += df - dr
-				if sk.NFrames > 0 {
-					c.stats.SkippedCycles += (df - dr) / uint64(sk.NFrames)
+				// Of those, the ones the sink gave as silence for a
+				// short ring were its underruns (counted by the ring);
+				// the rest are cycles the graph never ran it for.
+				if short := sk.UnderrunFrames - c.lastUnder; sk.NFrames > 0 && df-dr > short {
+					c.stats.SkippedCycles += (df - dr - short) / uint64(sk.NFrames)
 				}
 			}
 		}
@@ -427,7 +436,7 @@ func (c *Controller) Update(in Input) Output {
 				}
 			}
 		}
-		c.lastCycle, c.lastSinkF, c.lastRead = sk.Cycle, sk.Frames, sk.ReadPos
+		c.lastCycle, c.lastSinkF, c.lastRead, c.lastUnder = sk.Cycle, sk.Frames, sk.ReadPos, sk.UnderrunFrames
 	}
 	prevDev := c.loopDev
 	x := float64(in.Consumed) - in.Delay

@@ -89,5 +89,6 @@ func (r *Ring) PublishTiming(t Timing) {
 	atomic.StoreUint32(&h.timing.rate, t.Rate)
 	atomic.StoreUint64(&h.timing.readPos, readPos)
 	atomic.StoreUint64(&h.timing.cycle, cycle)
+	atomic.StoreUint64(&h.timing.underrun, atomic.LoadUint64(&h.underrunFrames))
 	atomic.StoreUint64(&h.seq, s+2)
 }

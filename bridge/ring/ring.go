@@ -51,7 +51,7 @@ type header struct {
 
 	seq    uint64
 	timing timing
-	_      [lineSize - 8 - 56]byte
+	_      [lineSize - 8 - 64]byte
 }
 
 // timing mirrors struct sgb_timing.
@@ -64,6 +64,7 @@ type timing struct {
 	rate     uint32
 	readPos  uint64
 	cycle    uint64
+	underrun uint64 // underrun_frames as of readPos
 }
 
 // Ring is the producer's handle on one ring. Write, WriteSilence, Fill,
@@ -100,6 +101,9 @@ type Timing struct {
 	Rate       uint32  // graph rate, Hz
 	ReadPos    uint64  // ring frames consumed before this cycle's read
 	Cycle      uint64  // cycles published so far, 1 for the first
+	// UnderrunFrames is the silence the consumer gave for missing frames
+	// before this cycle (Stats.UnderrunFrames as of ReadPos).
+	UnderrunFrames uint64
 }
 
 // New maps a ring of channels planar regions whose capacity is the next
@@ -280,14 +284,15 @@ func (r *Ring) Timing() (t Timing, ok bool) {
 		}
 		if s&1 == 0 {
 			t = Timing{
-				CycleStart: atomic.LoadInt64(&h.timing.cycleNs),
-				NextStart:  atomic.LoadInt64(&h.timing.nextNs),
-				Period:     math.Float64frombits(atomic.LoadUint64(&h.timing.periodNs)),
-				Frames:     atomic.LoadUint64(&h.timing.frames),
-				NFrames:    atomic.LoadUint32(&h.timing.nframes),
-				Rate:       atomic.LoadUint32(&h.timing.rate),
-				ReadPos:    atomic.LoadUint64(&h.timing.readPos),
-				Cycle:      atomic.LoadUint64(&h.timing.cycle),
+				CycleStart:     atomic.LoadInt64(&h.timing.cycleNs),
+				NextStart:      atomic.LoadInt64(&h.timing.nextNs),
+				Period:         math.Float64frombits(atomic.LoadUint64(&h.timing.periodNs)),
+				Frames:         atomic.LoadUint64(&h.timing.frames),
+				NFrames:        atomic.LoadUint32(&h.timing.nframes),
+				Rate:           atomic.LoadUint32(&h.timing.rate),
+				ReadPos:        atomic.LoadUint64(&h.timing.readPos),
+				Cycle:          atomic.LoadUint64(&h.timing.cycle),
+				UnderrunFrames: atomic.LoadUint64(&h.timing.underrun),
 			}
 			if atomic.LoadUint64(&h.seq) == s {
 				return t, true

@@ -329,10 +329,18 @@ func TestTimingRoundTrip(t *testing.T) {
 	if got, ok := r.Timing(); !ok || got != want {
 		t.Errorf("C publish: Timing() = %+v, %v; want %+v", got, ok, want)
 	}
-	want = ring.Timing{CycleStart: 7, NextStart: 8, Period: 9, Frames: 10, NFrames: 11, Rate: 12, ReadPos: 300, Cycle: 2}
-	r.PublishTiming(ring.Timing{CycleStart: 7, NextStart: 8, Period: 9, Frames: 10, NFrames: 11, Rate: 12, ReadPos: 999, Cycle: 999})
+	// The second read found 44 frames: 212 of silence, which the next
+	// publish carries (and which the caller cannot set).
+	want = ring.Timing{CycleStart: 7, NextStart: 8, Period: 9, Frames: 10, NFrames: 11, Rate: 12, ReadPos: 300, Cycle: 2,
+		UnderrunFrames: 212}
+	r.PublishTiming(ring.Timing{CycleStart: 7, NextStart: 8, Period: 9, Frames: 10, NFrames: 11, Rate: 12, ReadPos: 999, Cycle: 999,
+		UnderrunFrames: 999})
 	if got, ok := r.Timing(); !ok || got != want {
 		t.Errorf("Go publish: Timing() = %+v, %v; want %+v", got, ok, want)
+	}
+	ringtest.Publish(r, 1, 2, 3, 4, 256, 48000)
+	if got, ok := r.Timing(); !ok || got.UnderrunFrames != 212 || got.Cycle != 3 {
+		t.Errorf("C publish after an underrun: Timing() = %+v, %v; want 212 underrun frames, cycle 3", got, ok)
 	}
 }
 

@@ -25,7 +25,7 @@
 #include <string.h>
 
 #define SGB_RING_MAGIC   0x52424753u /* "SGBR" little endian */
-#define SGB_RING_VERSION 1u
+#define SGB_RING_VERSION 2u
 #define SGB_RING_LINE    128
 
 /* One sink cycle as the graph saw it; published by the consumer through the
@@ -40,6 +40,7 @@ struct sgb_timing {
 	uint32_t rate;      /* graph rate, Hz */
 	uint64_t read_pos;  /* ring frames consumed before this cycle's read */
 	uint64_t cycle;     /* cycles published so far, 1 for the first */
+	uint64_t underrun_frames; /* the ring's underrun_frames as of read_pos */
 };
 
 struct sgb_ring {
@@ -73,7 +74,7 @@ struct sgb_ring {
 	uint8_t  _pad3[SGB_RING_LINE - 8 - sizeof(struct sgb_timing)];
 };
 
-_Static_assert(sizeof(struct sgb_timing) == 56, "sgb_timing layout");
+_Static_assert(sizeof(struct sgb_timing) == 64, "sgb_timing layout");
 _Static_assert(offsetof(struct sgb_ring, head) == 1 * SGB_RING_LINE, "head line");
 _Static_assert(offsetof(struct sgb_ring, tail) == 2 * SGB_RING_LINE, "tail line");
 _Static_assert(offsetof(struct sgb_ring, seq) == 3 * SGB_RING_LINE, "seq line");
@@ -172,7 +173,10 @@ static inline void sgb_ring_restart(struct sgb_ring *r)
 
 /* sgb_ring_publish_timing publishes one cycle's timing through the seqlock.
  * Call it at the start of the cycle, before sgb_ring_read: it stamps
- * read_pos with the frames consumed so far and numbers the cycle itself;
+ * read_pos with the frames consumed so far, and underrun_frames with the
+ * silence given for missing frames so far (so the controller can tell the
+ * graph skipping the sink from the sink finding the ring short), and
+ * numbers the cycle itself;
  * the other fields come from the sink (JACK: jack_get_cycle_times,
  * PipeWire: the io_position clock). */
 static inline void sgb_ring_publish_timing(struct sgb_ring *r, int64_t cycle_ns,
@@ -194,6 +198,7 @@ static inline void sgb_ring_publish_timing(struct sgb_ring *r, int64_t cycle_ns,
 	__atomic_store_n(&t->rate, rate, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->read_pos, read_pos, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->cycle, cycle, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->underrun_frames, r->underrun_frames, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->seq, s + 2, __ATOMIC_RELEASE);
 }
 
