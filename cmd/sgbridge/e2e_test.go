@@ -186,8 +186,10 @@ const stallLimit = 20000 // µs
 // sgbridge's interrupt loop was held longer than the test margin absorbs
 // (stallLimit), or, in the tests that run at the default margin, longer
 // than that margin: sgbridge saw the queue run dry after such a stall and
-// raised its margin (margin_raises). A loop that stalls itself on every
-// run fails all attempts. "" means the run was clean.
+// raised its margin (margin_raises); or the recorder lost a graph cycle
+// of what sgbridge delivered (recorder_dropped_frames, see recorderDrop).
+// A loop that stalls itself on every run fails all attempts. "" means the
+// run was clean.
 func disturbed(st map[string]uint64) string {
 	var why []string
 	if st["xruns"] > 0 {
@@ -197,6 +199,9 @@ func disturbed(st map[string]uint64) string {
 		// The graph's driver ran late and did not call the sink: an
 		// xrun of the graph that its server does not always report.
 		why = append(why, fmt.Sprintf("the graph skipped %d cycles", st["skipped_cycles"]))
+	}
+	if n := st["recorder_dropped_frames"]; n > 0 {
+		why = append(why, fmt.Sprintf("the recorder lost %d frames (one graph cycle) that sgbridge delivered", n))
 	}
 	if st["worst_stall_us"] > stallLimit {
 		why = append(why, fmt.Sprintf("interrupt loop held %.1f ms", float64(st["worst_stall_us"])/1000))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -114,21 +115,29 @@ func checkSinesAt(t *testing.T, x [][]float64, ppm, graphRate float64, b sineBar
 // dropped a quantum moves every channel by the same whole quanta, which
 // the channels' different periods tell apart from a device buffer.
 func shiftAcross(s []float64, rate, freq float64, g analysis.Glitch) string {
+	d, ok := shiftFrames(s, rate, freq, g)
+	if !ok {
+		return "? (too near an end, or no fit)"
+	}
+	return fmt.Sprintf("%+.2f frames (mod %.2f)", d, rate/freq)
+}
+
+// shiftFrames is shiftAcross's figure: frames, in (-period/2, period/2].
+func shiftFrames(s []float64, rate, freq float64, g analysis.Glitch) (float64, bool) {
 	const span, guard = 9600, 480
 	a, b := g.Index-guard-span, g.Index+g.Len+guard
 	if a < 0 || b+span > len(s) {
-		return "? (too near an end)"
+		return 0, false
 	}
 	before, err1 := analysis.FitSine(s[a:a+span], rate, freq)
 	after, err2 := analysis.FitSine(s[b:b+span], rate, freq)
 	if err1 != nil || err2 != nil {
-		return "? (no fit)"
+		return 0, false
 	}
 	// The phase the sine before would have at b, against the one it has.
 	want := before.Phase + 2*math.Pi*before.Freq*float64(b-a)/rate
 	d := math.Remainder(after.Phase-want, 2*math.Pi)
-	period := rate / freq
-	return fmt.Sprintf("%+.2f frames (mod %.2f)", d/(2*math.Pi)*period, period)
+	return d / (2 * math.Pi) * rate / freq, true
 }
 
 // TestShiftAcross: a sine with 256 frames cut out reads as shifted by 256
@@ -146,5 +155,87 @@ func TestShiftAcross(t *testing.T) {
 	want := math.Remainder(256, period)
 	if !strings.HasPrefix(got, fmt.Sprintf("%+.2f", want)) {
 		t.Fatalf("shiftAcross = %s, want %+.2f frames", got, want)
+	}
+}
+
+// recorderDrop says whether a recording of sines (channel c at truths[c]
+// Hz) broke only because frames went missing after sgbridge handed them
+// over: every channel's first glitch at the same frame, and the time
+// shift across it the same whole number of graph quanta in every channel
+// (the channels' different periods leave one answer). It returns the
+// frames dropped, or 0. sgbridge cannot lose whole quanta without
+// counting them (an underrun, a skipped cycle, a resync); a recorder that
+// missed a cycle does, now and then, on a loaded machine.
+func recorderDrop(x [][]float64, rate float64, truths []float64, quantum int) int {
+	if len(x) < 2 || len(truths) != len(x) {
+		return 0
+	}
+	at := -1
+	shifts := make([]float64, len(x))
+	for c := range x {
+		s := x[c][analysis.SkipZeros(x[c]):]
+		off := len(x[c]) - len(s)
+		g, err := analysis.Glitches(s, rate, truths[c], 4800, -110)
+		if err != nil || len(g) == 0 {
+			return 0
+		}
+		if i := off + g[0].Index; at < 0 {
+			at = i
+		} else if i < at-8 || i > at+8 {
+			return 0
+		}
+		d, ok := shiftFrames(s, rate, truths[c], g[0])
+		if !ok {
+			return 0
+		}
+		shifts[c] = d
+	}
+	for k := 1; k <= 16; k++ {
+		for _, sign := range []int{1, -1} {
+			n := sign * k * quantum
+			fits := true
+			for c, d := range shifts {
+				if math.Abs(math.Remainder(float64(n)-d, rate/truths[c])) > 0.5 {
+					fits = false
+					break
+				}
+			}
+			if fits {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// TestRecorderDrop: a quantum cut from every channel at once is the
+// recorder's; a cut of another size, or from one channel, is not.
+func TestRecorderDrop(t *testing.T) {
+	const rate = 48000.0
+	truths := []float64{997, 1246.25}
+	cut := func(n int, channels ...int) [][]float64 {
+		x := make([][]float64, len(truths))
+		for c, f := range truths {
+			x[c] = analysis.Sine64(96000, rate, f, 0.5, 0.3)
+			if slices.Contains(channels, c) {
+				x[c] = append(x[c][:48000:48000], x[c][48000+n:]...)
+			}
+		}
+		return x
+	}
+	for _, tc := range []struct {
+		name string
+		x    [][]float64
+		want int
+	}{
+		{"one quantum from both", cut(256, 0, 1), 256},
+		{"two quanta from both", cut(512, 0, 1), 512},
+		{"100 frames from both", cut(100, 0, 1), 0},
+		{"one quantum from one", cut(256, 1), 0},
+		{"nothing cut", cut(0), 0},
+	} {
+		if got := recorderDrop(tc.x, rate, truths, 256); got != tc.want {
+			t.Errorf("%s: recorderDrop = %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }
