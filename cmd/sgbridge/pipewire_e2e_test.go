@@ -173,6 +173,7 @@ func TestCounterBitExactThroughPipeWire(t *testing.T) {
 		p.stop(t)
 		srv.Stop() // the next attempt must not share the machine with this server
 		st := finalStats(t, p.output())
+		noteRecorderDrop(st, x)
 		return st, func() {
 			p.logOnFailure(t)
 			for key, want := range map[string]string{
@@ -231,6 +232,7 @@ func TestJACKSinkUnderPwJack(t *testing.T) {
 		p.stop(t)
 		srv.Stop() // the next attempt must not share the machine with this server
 		st := finalStats(t, p.output())
+		noteRecorderDrop(st, x)
 		return st, func() {
 			p.logOnFailure(t)
 			checked := verifyCounter(t, x)

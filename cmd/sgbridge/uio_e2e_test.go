@@ -63,6 +63,7 @@ func TestUIOCounterBitExactThroughJACK(t *testing.T) {
 		x, st, p := throughJACK(t, "sgb", 2, 0, seconds*time.Second,
 			"--device", "uio:sgrab", "--uio-root", root, "--no-resample", "--latency", latencyMargin)
 		es := emuStats(t, emuP)
+		noteRecorderDrop(st, x)
 		return st, func() {
 			p.logOnFailure(t)
 			if got := len(x[0]); got < (seconds-1)*48000 {
@@ -96,6 +97,7 @@ func TestUIOCounterBitExactThroughPipeWire(t *testing.T) {
 		srv.Stop()
 		st := finalStats(t, p.output())
 		es := emuStats(t, emuP)
+		noteRecorderDrop(st, x)
 		return st, func() {
 			p.logOnFailure(t)
 			checked := verifyCounter(t, x)
