@@ -279,21 +279,14 @@ func TestCounterBitExactThroughJACK(t *testing.T) {
 // ((n0 + n + 4096·c) mod 2^23) / 2^23, exactly.
 func verifyCounter(t *testing.T, x [][]float64) int {
 	t.Helper()
-	start := -1
-	for i := range x[0] {
-		if x[0][i] != 0 || x[1%len(x)][i] != 0 {
-			start = i
-			break
-		}
-	}
-	if start < 0 {
+	k, ok := findCounter(x)
+	if !ok {
 		t.Fatal("the recording is silent")
 	}
-	n0 := int64(x[0][start] * (1 << 23))
 	bad := 0
 	for c := range x {
-		for i := start; i < len(x[c]); i++ {
-			want := float64((n0+int64(i-start)+4096*int64(c))&(1<<23-1)) / (1 << 23)
+		for i := k.start; i < len(x[c]); i++ {
+			want := k.at(c, i, 0)
 			if x[c][i] != want {
 				if bad == 0 {
 					// How far the stream jumped says who dropped what:
@@ -314,31 +307,43 @@ func verifyCounter(t *testing.T, x [][]float64) int {
 	if bad > 0 {
 		t.Fatalf("%d samples wrong", bad)
 	}
-	return len(x[0]) - start
+	return len(x[0]) - k.start
+}
+
+// counter locates the simulator's counter signal in a recording: channel
+// c carries (n0 + frame - start + 4096·c) mod 2^23, as a fraction of 2^23.
+type counter struct {
+	start int   // first frame that is not silence
+	n0    int64 // the count there, channel 0
+}
+
+// findCounter finds the counter's start; false for a silent recording.
+func findCounter(x [][]float64) (counter, bool) {
+	for i := range x[0] {
+		if x[0][i] != 0 || x[1%len(x)][i] != 0 {
+			return counter{start: i, n0: int64(x[0][i] * (1 << 23))}, true
+		}
+	}
+	return counter{}, false
+}
+
+// at is the sample channel c should hold at frame i, skip frames on.
+func (k counter) at(c, i int, skip int64) float64 {
+	return float64((k.n0+int64(i-k.start)+skip+4096*int64(c))&(1<<23-1)) / (1 << 23)
 }
 
 // counterDrop returns n when a recording of the counter signal is
 // continuous except that n frames are missing from every channel at one
 // frame (and 0 otherwise): what a recorder that lost a cycle leaves.
 func counterDrop(x [][]float64) int {
-	start := -1
-	for i := range x[0] {
-		if x[0][i] != 0 || x[1%len(x)][i] != 0 {
-			start = i
-			break
-		}
-	}
-	if start < 0 {
+	k, ok := findCounter(x)
+	if !ok {
 		return 0
 	}
-	n0 := int64(x[0][start] * (1 << 23))
-	at := func(c, i int, skip int64) float64 {
-		return float64((n0+int64(i-start)+skip+4096*int64(c))&(1<<23-1)) / (1 << 23)
-	}
 	brk := -1
-	for i := start; i < len(x[0]) && brk < 0; i++ {
+	for i := k.start; i < len(x[0]) && brk < 0; i++ {
 		for c := range x {
-			if x[c][i] != at(c, i, 0) {
+			if x[c][i] != k.at(c, i, 0) {
 				brk = i
 				break
 			}
@@ -347,10 +352,10 @@ func counterDrop(x [][]float64) int {
 	if brk < 0 {
 		return 0
 	}
-	skip := (int64(x[0][brk]*(1<<23)) - int64(at(0, brk, 0)*(1<<23))) & (1<<23 - 1)
+	skip := (int64(x[0][brk]*(1<<23)) - int64(k.at(0, brk, 0)*(1<<23))) & (1<<23 - 1)
 	for c := range x {
 		for i := brk; i < len(x[c]); i++ {
-			if x[c][i] != at(c, i, skip) {
+			if x[c][i] != k.at(c, i, skip) {
 				return 0
 			}
 		}
@@ -467,7 +472,7 @@ func throughJACK(t *testing.T, name string, channels int, settle, seconds time.D
 // repeated cycle as a jump back (2^23 - 256), which noteRecorderDrop does
 // not excuse.
 func TestCounterDrop(t *testing.T) {
-	counter := func(n int) [][]float64 {
+	signal := func(n int) [][]float64 {
 		x := make([][]float64, 2)
 		for c := range x {
 			x[c] = make([]float64, n)
@@ -488,12 +493,12 @@ func TestCounterDrop(t *testing.T) {
 		x    [][]float64
 		want int
 	}{
-		{"continuous", counter(10000), 0},
-		{"256 from both", cut(counter(10000), 5000, 256, 0, 1), 256},
-		{"256 from one", cut(counter(10000), 5000, 256, 1), 0},
-		{"two breaks", cut(cut(counter(10000), 3000, 256, 0, 1), 6000, 256, 0, 1), 0},
+		{"continuous", signal(10000), 0},
+		{"256 from both", cut(signal(10000), 5000, 256, 0, 1), 256},
+		{"256 from one", cut(signal(10000), 5000, 256, 1), 0},
+		{"two breaks", cut(cut(signal(10000), 3000, 256, 0, 1), 6000, 256, 0, 1), 0},
 		{"a repeat", func() [][]float64 {
-			x := counter(10000)
+			x := signal(10000)
 			for c := range x {
 				x[c] = append(x[c][:5000:5000], x[c][4744:]...)
 			}
