@@ -535,16 +535,17 @@ func (e *Engine) raiseMargin(stall int64) {
 	e.stats.margin.Store(int64(m))
 	e.stats.raises.Add(1)
 	// Telling the graph takes the sink's lock and a round trip to the
-	// server: not on this thread. The last of these to run reads the
-	// newest target.
+	// server, and logging allocates: neither on this thread. The last of
+	// these to run reads the newest target.
+	target := e.target
 	go func() {
+		e.log.Warn("a stall longer than the margin emptied the queue; margin raised",
+			"stall_ms", math.Round(float64(stall)/1e4)/100, "margin_frames", m,
+			"latency_frames", target, "latency_ms", math.Round(float64(target)/rate*1e5)/100)
 		e.latencyMu.Lock()
 		defer e.latencyMu.Unlock()
 		e.sink.SetLatency(int(e.stats.target.Load()))
 	}()
-	e.log.Warn("a stall longer than the margin emptied the queue; margin raised",
-		"stall_ms", math.Round(float64(stall)/1e4)/100, "margin_frames", m,
-		"latency_frames", e.target, "latency_ms", math.Round(float64(e.target)/rate*1e5)/100)
 }
 
 // emit sends one device period on: straight into the queue in
