@@ -42,11 +42,11 @@ func TestALSADevicesListed(t *testing.T) {
 // TestALSAIntoJACKCleanGraph: bridging a card into JACK adds sgbridge's
 // client to the graph and nothing else, and at the default latency the
 // graph is told no more than the PortAudio issue's bar (608 frames at
-// 256/256, against zita-a2j's two periods and a graph period). PortAudio's JACK host API would
-// add a client of its own from inside sgbridge's process, which stopped
-// finishing its cycles once a recorder joined the graph: before it was
-// kept out, jackd logged "client = PortAudio was not finished" and
-// counted 3,650 xruns in 34 s.
+// 256/256, against zita-a2j's two periods and a graph period).
+// PortAudio's JACK host API would add a client of its own from inside
+// sgbridge's process, which stopped finishing its cycles once a recorder
+// joined the graph: before it was kept out, jackd logged "client =
+// PortAudio was not finished" and counted 3,650 xruns in 34 s.
 func TestALSAIntoJACKCleanGraph(t *testing.T) {
 	needBinary(t, "jackd", "jack_capture", "jack_lsp")
 	pcm := alsatest.New(t, alsatest.PCM{Name: "sgclean", PPM: 200})
@@ -139,7 +139,7 @@ func recordPorts(t *testing.T, env, ports []string, seconds int) [][]float64 {
 // judged.
 func TestALSADriftSineThroughPipeWire(t *testing.T) {
 	const ppm = 200
-	driftThroughPipeWire(t, "sgbapw", 2, ppm, func() ([]string, func() map[string]uint64) {
+	driftThroughPipeWire(t, "sgbapw", 2, ppm, func() ([]string, func()) {
 		// alsatest.New puts the PCM's configuration in this process's
 		// environment, which sgbridge inherits.
 		alsatest.New(t, alsatest.PCM{Name: "sgpwdrift", PPM: ppm})
@@ -198,10 +198,9 @@ func TestALSASideBySideWithZitaThroughPipeWire(t *testing.T) {
 		return st, func() {
 			p.logOnFailure(t)
 			t.Logf("sgbridge at exit: %v", st)
-			graph := pipewireDummyRate(48000, period)
 			// The latency bar is TestALSAIntoJACKCleanGraph's, at the
 			// default margin; here the test margin is in it.
-			judgeSideBySide(t, x, ports, lat, 997*(1+ppm*1e-6)*48000/graph, 0)
+			judgeSideBySide(t, x, ports, lat, sineTruth(0, ppm, pipewireDummyRate(48000, period)), 0)
 			if st["underruns"] != 0 || st["xruns"] != 0 || st["overflow_frames"] != 0 {
 				t.Errorf("want 0 underruns, xruns and overflows, got %v", st)
 			}
@@ -299,7 +298,12 @@ func measure(t *testing.T, x []float64, truth float64) result {
 	return result{sum: analysis.Summarize(ws), offPPM: (fit.Freq/truth - 1) * 1e6, spreadPPM: std / truth * 1e6, glitches: len(g)}
 }
 
-var latRe = regexp.MustCompile(`(?m)^(\S[^\n]*)\n(?:\s+.*\n)*?\s+port capture latency = \[ \d+ (\d+) \] frames`)
+var (
+	latRe = regexp.MustCompile(`(?m)^(\S[^\n]*)\n(?:\s+.*\n)*?\s+port capture latency = \[ \d+ (\d+) \] frames`)
+	// pwPortRe is a native PipeWire node's port as pw-jack lists it:
+	// "DESCRIPTION (NODE):PORT".
+	pwPortRe = regexp.MustCompile(`\(([^()]+)\):([^:]+)$`)
+)
 
 // portLatencies is each port's capture latency (the range's maximum) as
 // jack_lsp -l reports it ("port capture latency = [ min max ] frames"):
@@ -316,10 +320,9 @@ func portLatencies(t *testing.T, env []string) map[string]int {
 		return nil
 	}
 	m := map[string]int{}
-	pw := regexp.MustCompile(`\(([^()]+)\):([^:]+)$`)
 	for _, g := range latRe.FindAllStringSubmatch(string(out), -1) {
 		m[g[1]], _ = strconv.Atoi(g[2])
-		if n := pw.FindStringSubmatch(g[1]); n != nil {
+		if n := pwPortRe.FindStringSubmatch(g[1]); n != nil {
 			m[n[1]+":"+n[2]] = m[g[1]]
 		}
 	}

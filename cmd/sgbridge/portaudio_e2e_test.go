@@ -51,7 +51,7 @@ func TestALSADriftSideBySideWithZita(t *testing.T) {
 		return st, func() {
 			p.logOnFailure(t)
 			t.Logf("sgbridge at exit: %v", st)
-			judgeSideBySide(t, x, ports, lat, 997*(1+ppm*1e-6), period)
+			judgeSideBySide(t, x, ports, lat, sineTruth(0, ppm, jackDummyRate), period)
 			if st["underruns"] != 0 || st["xruns"] != 0 || st["overflow_frames"] != 0 {
 				t.Errorf("want 0 underruns, xruns and overflows, got %v", st)
 			}

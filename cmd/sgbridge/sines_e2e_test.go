@@ -55,6 +55,20 @@ func checkSines(t *testing.T, x [][]float64, ppm float64, b sineBars) {
 	checkSinesAt(t, x, ppm, jackDummyRate, b)
 }
 
+// sineTruth is the frequency channel c's sine (the simulator's and the
+// test PCM's: DefaultFreq·(1+c/4)) from a device ppm fast measures in a
+// recording by a graph whose true rate is graphRate, read at 48 kHz.
+func sineTruth(c int, ppm, graphRate float64) float64 {
+	return sim.ChannelFreq(sim.DefaultFreq, c) * (1 + ppm*1e-6) * 48000 / graphRate
+}
+
+// noGapCounted reports whether sgbridge's final statistics show no gap of
+// its own in what it delivered: no underrun, resync, skipped cycle or
+// lost interrupt. Only then can a gap in a recording be the recorder's.
+func noGapCounted(st map[string]uint64) bool {
+	return st["underruns"] == 0 && st["resyncs"] == 0 && st["skipped_cycles"] == 0 && st["lost_irqs"] == 0
+}
+
 // checkSinesAt applies the drift issue's analysis to a recording of the
 // simulator's sine signal from a device ppm off nominal, after settling:
 // every channel at its true frequency over the whole recording, THD+N of
@@ -67,7 +81,7 @@ func checkSinesAt(t *testing.T, x [][]float64, ppm, graphRate float64, b sineBar
 	t.Helper()
 	const rate = 48000.0
 	for c := range x {
-		truth := sim.ChannelFreq(sim.DefaultFreq, c) * (1 + ppm*1e-6) * rate / graphRate
+		truth := sineTruth(c, ppm, graphRate)
 		s := x[c][analysis.SkipZeros(x[c]):]
 		if len(s) < int(10*rate) {
 			t.Fatalf("channel %d: only %d frames of signal", c+1, len(s))
