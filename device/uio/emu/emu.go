@@ -84,12 +84,11 @@ type Stats struct {
 // DefaultRTPriority is the DMA clock thread's SCHED_FIFO priority in
 // `sgbridge emu`: above every thread of the graph it feeds (PipeWire's data
 // threads run at 88, jackd's at up to 80-89 as configured, the bridge at
-// 60), since no scheduler delays a real DMA engine. Measured on a 2-core
-// VM bridging into PipeWire: at 70, below PipeWire's threads, 2.4-4.4 %
-// of the completions changed their registers over 5 µs late (up to
-// 1.3 ms), and the UIO sine test passed its -120 dB windows in 1 run of
-// 10; at 95, 2.1-2.8 % (the host taking the CPU, which no priority
-// helps) and 3 of 6.
+// 60), since no scheduler delays a real DMA engine: at 70 the emulated
+// clock could wait behind PipeWire's threads. What is left (Stats.
+// LateTicks; on a 2-core VM 1-4 % of the completions over 5 µs late) is
+// the host taking the CPU, which no priority helps, and it varied more
+// with the machine's load over a day than with this setting.
 const DefaultRTPriority = 95
 
 // LateTick is how late a completion's registers may change before
