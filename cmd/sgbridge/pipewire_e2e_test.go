@@ -282,18 +282,11 @@ func driftThroughPipeWire(t *testing.T, name string, channels int, ppm float64, 
 		if after != nil {
 			after()
 		}
-		// A quantum missing from every channel while sgbridge counted no
-		// gap of its own is pw-record's (it misses a cycle now and then on
-		// a loaded machine): the run measured the recorder.
-		if noGapCounted(st) {
-			truths := make([]float64, channels)
-			for c := range truths {
-				truths[c] = sineTruth(c, ppm, pipewireDummyRate(48000, 256))
-			}
-			if n := recorderDrop(x, 48000, truths, 256); n == 256 {
-				st["recorder_dropped_frames"] = uint64(n)
-			}
+		truths := make([]float64, channels)
+		for c := range truths {
+			truths[c] = sineTruth(c, ppm, pipewireDummyRate(48000, 256))
 		}
+		noteSineRecorderDrop(st, x, truths)
 		return st, func() {
 			p.logOnFailure(t)
 			t.Logf("sgbridge at exit: %v", st)
