@@ -367,13 +367,15 @@ func (e *Engine) loop() error {
 	if prio == 0 {
 		prio = rt.DefaultPriority
 	}
-	if prio > 0 {
-		got := rt.Promote(rt.Config{Priority: prio, LockMemory: true})
-		e.log.Info("interrupt loop scheduling", "got", got.String())
-		if got.Realtime {
-			defer rt.Demote()
-		}
-	}
+	// SCHED_FIFO for the waits only: the loop wakes at real-time
+	// priority, and the backends stamp the wake-up there (rt.SleepUntil,
+	// rt.Poll), but it runs Go code at SCHED_OTHER. A Go thread at
+	// SCHED_FIFO held this loop for 60-150 ms under GC pressure, spinning
+	// in the runtime for a stack scan by a normal-priority GC worker that
+	// its own sched_yield never let run (internal/rt/sgb_rt.c).
+	got := rt.Promote(rt.Config{Priority: max(prio, 0), WaitsOnly: true, Nice: rt.DefaultNice, LockMemory: true})
+	e.log.Info("interrupt loop scheduling", "got", got.String())
+	defer rt.Demote()
 	// Sleeps end within a microsecond of their deadline instead of the
 	// default 50 µs slack: less timestamp noise for the drift estimate.
 	unix.Prctl(unix.PR_SET_TIMERSLACK, 1000, 0, 0, 0)

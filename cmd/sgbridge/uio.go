@@ -31,7 +31,7 @@ func (u *uioOptions) addFlags(f *pflag.FlagSet) {
 // addRunFlags adds the flags only run has.
 func (u *uioOptions) addRunFlags(f *pflag.FlagSet) {
 	f.BoolVar(&u.wait, "wait", false, "when the device goes away, keep the ports playing silence and wait for it to return")
-	f.IntVar(&u.rtPrio, "rt-priority", rt.DefaultPriority, "SCHED_FIFO priority of the interrupt loop, 1..99 (0: normal priority)")
+	f.IntVar(&u.rtPrio, "rt-priority", rt.DefaultPriority, "SCHED_FIFO priority of the interrupt loop while it waits for the device, 1..99 (0: normal priority)")
 }
 
 // loadProfile reads --profile, or the built-in default.

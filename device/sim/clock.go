@@ -1,9 +1,8 @@
 package sim
 
 import (
-	"golang.org/x/sys/unix"
-
 	"github.com/sgbridge/sgbridge/internal/monotime"
+	"github.com/sgbridge/sgbridge/internal/rt"
 )
 
 // Clock is the time base a simulated device lives on, in nanoseconds.
@@ -35,9 +34,9 @@ func (c RealClock) SleepUntil(t int64, stop func() bool) {
 		if next-now > maxSleep {
 			next = now + maxSleep
 		}
-		ts := unix.NsecToTimespec(next)
-		for unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &ts, nil) == unix.EINTR {
-		}
+		// At SCHED_FIFO on the interrupt loop's thread, back at
+		// SCHED_OTHER for the Go that follows (internal/rt).
+		rt.SleepUntil(next)
 	}
 }
 

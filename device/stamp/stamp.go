@@ -3,7 +3,7 @@ package stamp
 import (
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/sgbridge/sgbridge/internal/rt"
 )
 
 // How a backend looks (see the package doc).
@@ -112,13 +112,6 @@ func (p *Predictor) Period() (float64, bool) { return p.period, p.learned > 0 }
 // SleepUntil sleeps the calling thread until CLOCK_MONOTONIC time t (ns).
 // clock_nanosleep rather than time.Sleep: the Go timer's resolution and
 // wake-up latency are not promised at tens of µs, and the backends that
-// use it own their thread anyway.
-func SleepUntil(t int64) {
-	ts := unix.NsecToTimespec(t)
-	for {
-		err := unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &ts, nil)
-		if err != unix.EINTR {
-			return
-		}
-	}
-}
+// use it own their thread anyway. It is rt.SleepUntil, so the interrupt
+// loop sleeps at SCHED_FIFO and looks at the device at SCHED_OTHER.
+func SleepUntil(t int64) { rt.SleepUntil(t) }

@@ -62,5 +62,8 @@
 // # Real time
 //
 // Scheduling belongs to the caller: the engine's interrupt loop, which
-// calls Wait, asks for SCHED_FIFO (package internal/rt) for its thread.
+// calls Wait, arms SCHED_FIFO for its thread's waits (package internal/rt).
+// Wait waits through rt.Poll and rt.Watch, so the interrupt, and the
+// register watch before it, are waited for at real-time priority and
+// stamped there; the Go between them runs at SCHED_OTHER.
 package uio

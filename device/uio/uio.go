@@ -10,12 +10,12 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/sgbridge/sgbridge/internal/monotime"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/sgbridge/sgbridge/device"
 	"github.com/sgbridge/sgbridge/device/stamp"
+	"github.com/sgbridge/sgbridge/internal/monotime"
+	"github.com/sgbridge/sgbridge/internal/rt"
 )
 
 // Config opens a UIO grabber.
@@ -338,7 +338,11 @@ func (d *Device) Wait() (device.Completion, error) {
 		if d.stopped.Load() {
 			return d.stop()
 		}
-		if _, err := unix.Poll(d.pfd[:], -1); err != nil {
+		// The wake-up is stamped at SCHED_FIFO, before the thread steps
+		// down to run Go (internal/rt): the stamp does not wait for the
+		// scheduler, the Go runtime or the read.
+		_, woke, err := rt.Poll(d.pfd[:], -1)
+		if err != nil {
 			if err == unix.EINTR {
 				continue
 			}
@@ -355,7 +359,7 @@ func (d *Device) Wait() (device.Completion, error) {
 			continue
 		}
 		n, err := unix.Read(d.fd, d.msg[:])
-		now := nowNs()
+		now := woke
 		if err == unix.EINTR || err == unix.EAGAIN {
 			continue
 		}

@@ -1,11 +1,10 @@
 package uio
 
 import (
-	"sync/atomic"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/sgbridge/sgbridge/device/stamp"
+	"github.com/sgbridge/sgbridge/internal/rt"
 )
 
 // watch times the completion of the buffer Wait is about to report by the
@@ -42,32 +41,26 @@ func (d *Device) watch() (t int64, tight, seen bool) {
 	// and the interrupt's arrival is then the stamp; it puts the next
 	// prediction back within a wake-up latency of the truth.
 	if wait := predicted - int64(stamp.Lead) - nowNs(); wait > 0 {
-		ts := unix.NsecToTimespec(wait)
-		if ready, err := unix.Ppoll(d.pfd[:], &ts, nil); ready != 0 || (err != nil && err != unix.EINTR) {
+		if ready, _, err := rt.Poll(d.pfd[:], wait); ready != 0 || (err != nil && err != unix.EINTR) {
 			return 0, false, false
 		}
 	}
-	var pending int64 // start of the last look that saw the buffer filling
-	for !d.stopped.Load() {
-		before := nowNs()
-		cur := atomic.LoadUint32(reg)
-		now := nowNs()
-		if cur != filling {
-			if pending == 0 && now < predicted {
-				// Done before it was due, on the first look: this
-				// thread woke late, or the ring's alignment is off
-				// (realign mends it at the interrupt). Either way the
-				// register says nothing about when; the interrupt's
-				// arrival is the safer stamp.
-				return 0, false, false
-			}
-			t, tight = stamp.Bracket(pending, 0, now, f.Period, f.Period, float64(f.Rate), predicted)
-			return t, tight, true
-		}
-		if now > predicted+int64(stamp.Span) {
-			return 0, false, false
-		}
-		pending = before
+	if d.stopped.Load() {
+		return 0, false, false
 	}
-	return 0, false, false
+	// The looks themselves run in C, at SCHED_FIFO on the interrupt
+	// loop's thread: they are a wait too (internal/rt).
+	pending, now, moved := rt.Watch(reg, filling, predicted+int64(stamp.Span))
+	if !moved {
+		return 0, false, false
+	}
+	if pending == 0 && now < predicted {
+		// Done before it was due, on the first look: this thread woke
+		// late, or the ring's alignment is off (realign mends it at the
+		// interrupt). Either way the register says nothing about when;
+		// the interrupt's arrival is the safer stamp.
+		return 0, false, false
+	}
+	t, tight = stamp.Bracket(pending, 0, now, f.Period, f.Period, float64(f.Rate), predicted)
+	return t, tight, true
 }

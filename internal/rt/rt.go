@@ -1,5 +1,8 @@
 package rt
 
+// #include "sgb_rt.h"
+import "C"
+
 import (
 	"errors"
 	"fmt"
@@ -12,18 +15,33 @@ import (
 // JACK's clients (jackd -P 70 puts them at 65), below the server itself.
 const DefaultPriority = 60
 
+// DefaultNice is the nice level asked for a thread's time at SCHED_OTHER:
+// PulseAudio's choice, within RealtimeKit's default floor of -15.
+const DefaultNice = -11
+
 // Config says what to ask for.
 type Config struct {
-	Priority   int  // SCHED_FIFO priority, 1..99; 0 skips scheduling
+	Priority int // SCHED_FIFO priority, 1..99; 0 skips scheduling
+	// WaitsOnly confines SCHED_FIFO to the thread's waits in SleepUntil
+	// and Poll (sgb_rt.c says why a Go thread must not run Go code at
+	// SCHED_FIFO). The kernel must allow the rise each time, so only
+	// RLIMIT_RTPRIO or privilege will do, never RealtimeKit.
+	WaitsOnly bool
+	// Nice is the nice level asked for the thread when it is not at
+	// SCHED_FIFO (negative is more CPU); 0 leaves it.
+	Nice       int
 	LockMemory bool // mlockall(MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT)
 }
 
 // Result is what the thread got.
 type Result struct {
-	Realtime bool   // SCHED_FIFO obtained
-	Priority int    // its priority, 0 when not real-time
-	Via      string // "sched_setattr" or "rtkit"; "" when not real-time
-	Locked   bool   // memory locked
+	Realtime  bool   // SCHED_FIFO obtained
+	WaitsOnly bool   // ... for the thread's waits only
+	Priority  int    // its priority, 0 when not real-time
+	Via       string // "sched_setattr", "sched_setscheduler" or "rtkit"; "" when not real-time
+	Nice      int    // nice level obtained, 0 when unchanged
+	NiceVia   string // "setpriority" or "rtkit"
+	Locked    bool   // memory locked
 	// Notes say why something was not obtained, one line each.
 	Notes []string
 }
@@ -31,10 +49,16 @@ type Result struct {
 // String renders r as one log line.
 func (r Result) String() string {
 	var b strings.Builder
-	if r.Realtime {
+	switch {
+	case r.Realtime && r.WaitsOnly:
+		fmt.Fprintf(&b, "SCHED_FIFO priority %d while waiting via %s, SCHED_OTHER between waits", r.Priority, r.Via)
+	case r.Realtime:
 		fmt.Fprintf(&b, "SCHED_FIFO priority %d via %s", r.Priority, r.Via)
-	} else {
+	default:
 		b.WriteString("normal priority (SCHED_OTHER)")
+	}
+	if r.Nice != 0 {
+		fmt.Fprintf(&b, " at nice %d via %s", r.Nice, r.NiceVia)
 	}
 	if r.Locked {
 		b.WriteString(", memory locked")
@@ -51,8 +75,12 @@ func (r Result) String() string {
 // system is the operating system as Promote sees it; tests replace it.
 type system struct {
 	setFIFO   func(prio int) error // sched_setattr on the calling thread
+	armWaits  func(prio int) error // SCHED_FIFO for the calling thread's waits
 	rtprio    func() (uint64, error)
 	rtkit     func(tid, prio int) (int, error) // returns the priority granted
+	rlimNice  func() (uint64, error)
+	setNice   func(nice int) error
+	rtkitNice func(tid, nice int) (int, error) // returns the nice granted
 	mlock     func() error
 	tid       func() int
 	privilege func() bool // CAP_SYS_NICE-like: the rlimit does not bind
@@ -73,7 +101,28 @@ func osSystem() system {
 			err := unix.Getrlimit(unix.RLIMIT_RTPRIO, &l)
 			return l.Cur, err
 		},
+		armWaits: func(prio int) error {
+			if e := C.sgb_rt_arm(C.int(prio)); e != 0 {
+				return unix.Errno(e)
+			}
+			return nil
+		},
 		rtkit: makeRealtimeRTKit,
+		rlimNice: func() (uint64, error) {
+			var l unix.Rlimit
+			err := unix.Getrlimit(unix.RLIMIT_NICE, &l)
+			return l.Cur, err
+		},
+		setNice: func(nice int) error {
+			if e := C.sgb_rt_set_nice(C.int(nice)); e != 0 {
+				return unix.Errno(e)
+			}
+			return nil
+		},
+		rtkitNice: func(tid, nice int) (int, error) {
+			C.sgb_rt_save_nice() // so that Demote restores it
+			return makeHighPriorityRTKit(tid, nice)
+		},
 		mlock: func() error {
 			return unix.Mlockall(unix.MCL_CURRENT | unix.MCL_FUTURE | unix.MCL_ONFAULT)
 		},
@@ -90,8 +139,14 @@ func Promote(cfg Config) Result { return promote(osSystem(), cfg) }
 
 func promote(s system, cfg Config) Result {
 	var r Result
-	if cfg.Priority > 0 {
+	switch {
+	case cfg.Priority > 0 && cfg.WaitsOnly:
+		armWaits(s, cfg.Priority, &r)
+	case cfg.Priority > 0:
 		schedule(s, cfg.Priority, &r)
+	}
+	if cfg.Nice < 0 && (!r.Realtime || r.WaitsOnly) {
+		renice(s, cfg.Nice, &r)
 	}
 	if cfg.LockMemory {
 		if err := s.mlock(); err != nil {
@@ -103,21 +158,68 @@ func promote(s system, cfg Config) Result {
 	return r
 }
 
-func schedule(s system, want int, r *Result) {
-	if want > 99 {
-		want = 99
-	}
-	prio := want
+// allowedFIFO clamps want to what the kernel allows this thread: 0 when
+// RLIMIT_RTPRIO allows nothing.
+func allowedFIFO(s system, want int, r *Result) int {
+	prio := min(want, 99)
 	limit, err := s.rtprio()
 	switch {
 	case err != nil:
 		r.Notes = append(r.Notes, fmt.Sprintf("RLIMIT_RTPRIO: %v", err))
 	case limit == 0 && !s.privilege():
-		prio = 0 // the kernel would refuse; go straight to RealtimeKit
+		return 0
 	case limit > 0 && uint64(prio) > limit && !s.privilege():
+		r.Notes = append(r.Notes, fmt.Sprintf("priority %d clamped to RLIMIT_RTPRIO %d", prio, limit))
 		prio = int(limit)
-		r.Notes = append(r.Notes, fmt.Sprintf("priority %d clamped to RLIMIT_RTPRIO %d", want, limit))
 	}
+	return prio
+}
+
+func armWaits(s system, want int, r *Result) {
+	prio := allowedFIFO(s, want, r)
+	if prio == 0 {
+		r.Notes = append(r.Notes, "RLIMIT_RTPRIO is 0, and RealtimeKit cannot give SCHED_FIFO for waits only (add the user to the audio group with the packaged limits.d file)")
+		return
+	}
+	if err := s.armWaits(prio); err != nil {
+		r.Notes = append(r.Notes, fmt.Sprintf("sched_setscheduler(SCHED_FIFO, %d): %v", prio, err))
+		return
+	}
+	r.Realtime, r.WaitsOnly, r.Priority, r.Via = true, true, prio, "sched_setscheduler"
+}
+
+// renice lowers the thread's nice level to want, or as far as
+// RLIMIT_NICE lets it, else asks RealtimeKit.
+func renice(s system, want int, r *Result) {
+	nice := max(want, -20)
+	if !s.privilege() {
+		// RLIMIT_NICE n allows nice levels down to 20-n.
+		if limit, err := s.rlimNice(); err == nil && 20-int(min(limit, 40)) > nice {
+			nice = 20 - int(min(limit, 40))
+		}
+	}
+	if nice < 0 {
+		err := s.setNice(nice)
+		if err == nil {
+			r.Nice, r.NiceVia = nice, "setpriority"
+			if nice != want {
+				r.Notes = append(r.Notes, fmt.Sprintf("nice %d clamped to RLIMIT_NICE's %d", want, nice))
+			}
+			return
+		}
+		r.Notes = append(r.Notes, fmt.Sprintf("setpriority(%d): %v", nice, err))
+	}
+	got, err := s.rtkitNice(s.tid(), want)
+	if err != nil {
+		r.Notes = append(r.Notes, fmt.Sprintf("RealtimeKit nice level: %v", err))
+		return
+	}
+	r.Nice, r.NiceVia = got, "rtkit"
+}
+
+func schedule(s system, want int, r *Result) {
+	want = min(want, 99)
+	prio := allowedFIFO(s, want, r)
 	if prio > 0 {
 		err := s.setFIFO(prio)
 		if err == nil {
@@ -136,9 +238,11 @@ func schedule(s system, want int, r *Result) {
 	r.Realtime, r.Priority, r.Via = true, got, "rtkit"
 }
 
-// Demote returns the calling thread to SCHED_OTHER. Lowering is always
-// permitted, whichever way the priority was obtained.
+// Demote returns the calling thread to SCHED_OTHER at the nice level it
+// had before Promote, and its waits to its own priority. Lowering is
+// always permitted, whichever way the priority was obtained.
 func Demote() error {
+	C.sgb_rt_disarm()
 	err := unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}, 0)
 	if err != nil {
 		return fmt.Errorf("sched_setattr(SCHED_OTHER): %w", err)

@@ -2,9 +2,11 @@ package rt
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,6 +22,14 @@ type fake struct {
 	gotRTKit  int
 	rtkitTid  int
 	fifoCalls int
+
+	armErr       error
+	gotArm       int
+	niceLimit    uint64
+	niceErr      error
+	gotNice      int
+	rtkitNiceErr error
+	gotRTKitNice int
 }
 
 func (f *fake) system() system {
@@ -33,6 +43,28 @@ func (f *fake) system() system {
 			}
 			f.gotRTKit = min(p, f.rtkitMax)
 			return f.gotRTKit, nil
+		},
+		armWaits: func(p int) error {
+			if f.armErr != nil {
+				return f.armErr
+			}
+			f.gotArm = p
+			return nil
+		},
+		rlimNice: func() (uint64, error) { return f.niceLimit, nil },
+		setNice: func(n int) error {
+			if f.niceErr != nil {
+				return f.niceErr
+			}
+			f.gotNice = n
+			return nil
+		},
+		rtkitNice: func(tid, n int) (int, error) {
+			if f.rtkitNiceErr != nil {
+				return 0, f.rtkitNiceErr
+			}
+			f.gotRTKitNice = max(n, -15)
+			return f.gotRTKitNice, nil
 		},
 		mlock:     func() error { return f.mlockErr },
 		tid:       func() int { return 4242 },
@@ -82,6 +114,48 @@ func TestPromote(t *testing.T) {
 	}
 }
 
+// The interrupt loop's request: SCHED_FIFO for its waits only, which
+// RealtimeKit cannot give, and a nice level for the rest.
+func TestPromoteWaitsOnly(t *testing.T) {
+	tests := []struct {
+		name      string
+		f         fake
+		wantRT    bool
+		wantArm   int // priority armed, 0 = none
+		wantNice  int // nice obtained
+		wantVia   string
+		wantNote  string
+		wantRTKit bool // RealtimeKit asked for SCHED_FIFO (never)
+	}{
+		{"privileged", fake{priv: true}, true, 60, -11, "setpriority", "SCHED_FIFO priority 60 while waiting via sched_setscheduler, SCHED_OTHER between waits at nice -11 via setpriority", false},
+		{"limits.d file", fake{limit: 95, niceLimit: 31}, true, 60, -11, "setpriority", "at nice -11", false},
+		{"rtprio clamped", fake{limit: 40, niceLimit: 31}, true, 40, -11, "setpriority", "clamped to RLIMIT_RTPRIO 40", false},
+		{"nice clamped", fake{limit: 95, niceLimit: 25}, true, 60, -5, "setpriority", "nice -11 clamped to RLIMIT_NICE's -5", false},
+		{"no rlimits: rtkit nice only", fake{rtkitMax: 99}, false, 0, -11, "rtkit", "RealtimeKit cannot give SCHED_FIFO for waits only", false},
+		{"kernel refuses rise", fake{limit: 95, niceLimit: 31, armErr: unix.EPERM}, false, 0, -11, "setpriority", "sched_setscheduler(SCHED_FIFO, 60): operation not permitted", false},
+		{"setpriority refused: rtkit", fake{limit: 95, niceLimit: 31, niceErr: unix.EACCES}, true, 60, -11, "rtkit", "setpriority(-11): permission denied", false},
+		{"nothing at all", fake{rtkitNiceErr: errNoBus}, false, 0, 0, "", "normal priority (SCHED_OTHER), memory locked: RLIMIT_RTPRIO is 0", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := tt.f
+			r := promote(f.system(), Config{Priority: 60, WaitsOnly: true, Nice: DefaultNice, LockMemory: true})
+			if r.Realtime != tt.wantRT || r.WaitsOnly != tt.wantRT || f.gotArm != tt.wantArm {
+				t.Errorf("got %+v, armed %d", r, f.gotArm)
+			}
+			if r.Nice != tt.wantNice || r.NiceVia != tt.wantVia {
+				t.Errorf("nice %d via %q, want %d via %q", r.Nice, r.NiceVia, tt.wantNice, tt.wantVia)
+			}
+			if f.fifoCalls != 0 || f.rtkitTid != 0 {
+				t.Errorf("whole-thread SCHED_FIFO asked for (sched_setattr %d times, rtkit for thread %d)", f.fifoCalls, f.rtkitTid)
+			}
+			if s := r.String(); !strings.Contains(s, tt.wantNote) {
+				t.Errorf("String() = %q, want it to mention %q", s, tt.wantNote)
+			}
+		})
+	}
+}
+
 func TestPromoteZeroSkipsScheduling(t *testing.T) {
 	f := fake{limit: 99}
 	r := promote(f.system(), Config{})
@@ -118,11 +192,117 @@ func TestPromoteReal(t *testing.T) {
 	}
 }
 
+// The real system: an armed thread is SCHED_FIFO while it sleeps in
+// SleepUntil and SCHED_OTHER at its nice level otherwise, and Demote puts
+// the nice level back. Where this machine allows no real time, the waits
+// must run at the thread's own priority.
+func TestWaitsOnlyReal(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	before := niceOf(t, unix.Gettid())
+	r := Promote(Config{Priority: 10, WaitsOnly: true, Nice: -3})
+	t.Logf("this machine: %s", r)
+	defer Demote()
+	tid := unix.Gettid()
+	if pol, _, _ := Current(); pol != "SCHED_OTHER" {
+		t.Fatalf("after Promote the thread is %s outside its waits", pol)
+	}
+	if r.Nice != 0 && niceOf(t, tid) != r.Nice {
+		t.Fatalf("Promote said nice %d, thread has %d", r.Nice, niceOf(t, tid))
+	}
+	if WaitsRealtime() != r.Priority {
+		t.Fatalf("WaitsRealtime() = %d, Promote said %s", WaitsRealtime(), r)
+	}
+	seen := make(chan string)
+	go func() {
+		time.Sleep(40 * time.Millisecond) // the loop thread is asleep by now
+		a, err := unix.SchedGetAttr(tid, 0)
+		if err != nil {
+			seen <- err.Error()
+			return
+		}
+		seen <- fmt.Sprintf("policy %d priority %d", a.Policy, a.Priority)
+	}()
+	start := monotonicNow()
+	woke := SleepUntil(start + int64(100*time.Millisecond))
+	during := <-seen
+	if woke < start+int64(100*time.Millisecond) {
+		t.Fatalf("woke at %d, before the deadline %d", woke, start+int64(100*time.Millisecond))
+	}
+	want := fmt.Sprintf("policy %d priority 0", unix.SCHED_NORMAL)
+	if r.Realtime {
+		want = fmt.Sprintf("policy %d priority %d", unix.SCHED_FIFO, r.Priority)
+	}
+	if during != want {
+		t.Errorf("during the sleep: %s, want %s", during, want)
+	}
+	if pol, _, _ := Current(); pol != "SCHED_OTHER" {
+		t.Errorf("after the sleep the thread is %s", pol)
+	}
+	var fds [0]unix.PollFd
+	if n, _, err := Poll(fds[:], int64(time.Millisecond)); n != 0 || err != nil {
+		t.Errorf("Poll with no descriptors: %d, %v", n, err)
+	}
+	if pol, _, _ := Current(); pol != "SCHED_OTHER" {
+		t.Errorf("after the poll the thread is %s", pol)
+	}
+	if err := Demote(); err != nil {
+		t.Fatal(err)
+	}
+	if got := niceOf(t, tid); got != before {
+		t.Errorf("after Demote the thread has nice %d, had %d", got, before)
+	}
+	if WaitsRealtime() != 0 {
+		t.Errorf("after Demote the waits are still armed")
+	}
+}
+
+func niceOf(t *testing.T, tid int) int {
+	t.Helper()
+	p, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 20 - p // the raw system call returns 20-nice
+}
+
+func monotonicNow() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
 func TestRTKitWithoutBus(t *testing.T) {
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/sgbridge-test-bus")
 	if _, err := makeRealtimeRTKit(unix.Gettid(), 10); err == nil {
 		t.Fatal("RealtimeKit call succeeded without a bus")
 	} else if errors.Is(err, errNoBus) {
 		t.Log("no bus detected up front")
+	}
+}
+
+// The waits run every period on the interrupt loop: they must not
+// allocate, armed or not.
+func TestWaitsAllocateNothing(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r := Promote(Config{Priority: 10, WaitsOnly: true})
+	defer Demote()
+	t.Logf("this machine: %s", r)
+	fds := make([]unix.PollFd, 1)
+	fds[0] = unix.PollFd{Fd: -1}
+	var reg uint32 = 7
+	if n := testing.AllocsPerRun(200, func() {
+		SleepUntil(0)
+		Poll(fds, 0)
+		Watch(&reg, 6, 0)
+	}); n != 0 {
+		t.Fatalf("%v allocations per round of waits", n)
+	}
+	if _, _, moved := Watch(&reg, 7, 0); moved {
+		t.Fatal("Watch saw a register move that did not")
+	}
+	if p, now, moved := Watch(&reg, 6, 0); !moved || p != 0 || now == 0 {
+		t.Fatalf("Watch of a moved register: pending %d, now %d, moved %v", p, now, moved)
 	}
 }

@@ -56,3 +56,33 @@ func makeRealtimeRTKit(tid, prio int) (int, error) {
 	}
 	return prio, nil
 }
+
+// makeHighPriorityRTKit asks RealtimeKit to give thread tid nice level
+// nice (raised to its MinNiceLevel), and returns the level granted.
+func makeHighPriorityRTKit(tid, nice int) (int, error) {
+	if _, err := os.Stat("/run/dbus/system_bus_socket"); err != nil && os.Getenv("DBUS_SYSTEM_BUS_ADDRESS") == "" {
+		return 0, errNoBus
+	}
+	conn, err := dbus.ConnectSystemBus()
+	if err != nil {
+		return 0, fmt.Errorf("connect system bus: %w", err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	obj := conn.Object(rtkitName, rtkitPath)
+	if v, err := obj.GetProperty(rtkitIface + ".MinNiceLevel"); err == nil {
+		if floor, ok := v.Value().(int32); ok && int(floor) > nice {
+			nice = int(floor)
+		}
+	}
+	if nice >= 0 {
+		return 0, fmt.Errorf("RealtimeKit allows no negative nice level")
+	}
+	call := obj.CallWithContext(ctx, rtkitIface+".MakeThreadHighPriorityWithPID", 0,
+		uint64(os.Getpid()), uint64(tid), int32(nice))
+	if call.Err != nil {
+		return 0, fmt.Errorf("MakeThreadHighPriorityWithPID: %w", call.Err)
+	}
+	return nice, nil
+}
