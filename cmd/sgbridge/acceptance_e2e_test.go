@@ -56,7 +56,7 @@ func TestUIODriftSineThroughJACK(t *testing.T) {
 // through the emulator's socket), not the graph's.
 func TestUIODriftSineThroughPipeWire(t *testing.T) {
 	const ppm = 150
-	driftThroughPipeWire(t, "sgbupw", 2, ppm, func() ([]string, func()) {
+	driftThroughPipeWire(t, "sgbupw", 2, ppm, 0, func() ([]string, func()) {
 		emuP, root := startEmu(t, "--signal", "sine", "--ppm", strconv.Itoa(ppm))
 		// The emulator's late ticks say how exact the device was.
 		return []string{"--device", "uio:sgrab", "--uio-root", root}, func() { t.Logf("emulator: %v", emuStats(t, emuP)) }
