@@ -61,8 +61,9 @@ type Config struct {
 	// (device.ErrGone) and a Reopener backend waits for it to return;
 	// without it a vanished device ends Run with an error.
 	WaitForDevice bool
-	// Priority is the SCHED_FIFO priority asked for the interrupt loop
-	// (rt.DefaultPriority when 0; negative: stay at normal priority).
+	// Priority is the SCHED_FIFO priority asked for the interrupt loop's
+	// waits (rt.DefaultPriority when 0; negative: none, the loop waits at
+	// SCHED_OTHER like it runs).
 	Priority int
 	Log      *slog.Logger // nil: slog.Default()
 }
