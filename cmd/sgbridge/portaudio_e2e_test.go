@@ -48,7 +48,7 @@ func TestALSADriftSideBySideWithZita(t *testing.T) {
 		x := recordPorts(t, env, ports, seconds)
 		p.stop(t)
 		st := finalStats(t, p.output())
-		truth := sineTruth(0, ppm, jackDummyRate)
+		truth := sineTruth(0, ppm, jackDummyRate())
 		noteSineRecorderDrop(st, x, []float64{truth, truth})
 		return st, func() {
 			p.logOnFailure(t)
