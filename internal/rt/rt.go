@@ -96,29 +96,11 @@ func osSystem() system {
 				Priority: uint32(prio),
 			}, 0)
 		},
-		rtprio: func() (uint64, error) {
-			var l unix.Rlimit
-			err := unix.Getrlimit(unix.RLIMIT_RTPRIO, &l)
-			return l.Cur, err
-		},
-		armWaits: func(prio int) error {
-			if e := C.sgb_rt_arm(C.int(prio)); e != 0 {
-				return unix.Errno(e)
-			}
-			return nil
-		},
-		rtkit: makeRealtimeRTKit,
-		rlimNice: func() (uint64, error) {
-			var l unix.Rlimit
-			err := unix.Getrlimit(unix.RLIMIT_NICE, &l)
-			return l.Cur, err
-		},
-		setNice: func(nice int) error {
-			if e := C.sgb_rt_set_nice(C.int(nice)); e != 0 {
-				return unix.Errno(e)
-			}
-			return nil
-		},
+		rtprio:   rlimit(unix.RLIMIT_RTPRIO),
+		armWaits: func(prio int) error { return errnoErr(C.sgb_rt_arm(C.int(prio))) },
+		rtkit:    makeRealtimeRTKit,
+		rlimNice: rlimit(unix.RLIMIT_NICE),
+		setNice:  func(nice int) error { return errnoErr(C.sgb_rt_set_nice(C.int(nice))) },
 		rtkitNice: func(tid, nice int) (int, error) {
 			C.sgb_rt_save_nice() // so that Demote restores it
 			return makeHighPriorityRTKit(tid, nice)
@@ -129,6 +111,23 @@ func osSystem() system {
 		tid:       unix.Gettid,
 		privilege: func() bool { return unix.Geteuid() == 0 },
 	}
+}
+
+// rlimit reads the soft limit of resource res.
+func rlimit(res int) func() (uint64, error) {
+	return func() (uint64, error) {
+		var l unix.Rlimit
+		err := unix.Getrlimit(res, &l)
+		return l.Cur, err
+	}
+}
+
+// errnoErr turns the errno a C function returned (0: none) into an error.
+func errnoErr(e C.int) error {
+	if e != 0 {
+		return unix.Errno(e)
+	}
+	return nil
 }
 
 // Promote makes the calling OS thread real-time as far as it is allowed.

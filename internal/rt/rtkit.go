@@ -21,18 +21,31 @@ const (
 // process caps its CPU time at real-time priority with RLIMIT_RTTIME no
 // higher than its RTTimeUSecMax, so that is set first.
 func makeRealtimeRTKit(tid, prio int) (int, error) {
+	err := withRTKit(func(ctx context.Context, obj dbus.BusObject) error {
+		var err error
+		prio, err = realtimeRTKit(ctx, obj, tid, prio)
+		return err
+	})
+	return prio, err
+}
+
+// withRTKit calls f with RealtimeKit's object on a fresh system bus
+// connection, closed when f returns, and a deadline for f's calls.
+func withRTKit(f func(context.Context, dbus.BusObject) error) error {
 	if _, err := os.Stat("/run/dbus/system_bus_socket"); err != nil && os.Getenv("DBUS_SYSTEM_BUS_ADDRESS") == "" {
-		return 0, errNoBus
+		return errNoBus
 	}
 	conn, err := dbus.ConnectSystemBus()
 	if err != nil {
-		return 0, fmt.Errorf("connect system bus: %w", err)
+		return fmt.Errorf("connect system bus: %w", err)
 	}
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	obj := conn.Object(rtkitName, rtkitPath)
+	return f(ctx, conn.Object(rtkitName, rtkitPath))
+}
 
+func realtimeRTKit(ctx context.Context, obj dbus.BusObject, tid, prio int) (int, error) {
 	if v, err := obj.GetProperty(rtkitIface + ".MaxRealtimePriority"); err == nil {
 		if max, ok := v.Value().(int32); ok && int(max) < prio {
 			prio = int(max)
@@ -60,29 +73,21 @@ func makeRealtimeRTKit(tid, prio int) (int, error) {
 // makeHighPriorityRTKit asks RealtimeKit to give thread tid nice level
 // nice (raised to its MinNiceLevel), and returns the level granted.
 func makeHighPriorityRTKit(tid, nice int) (int, error) {
-	if _, err := os.Stat("/run/dbus/system_bus_socket"); err != nil && os.Getenv("DBUS_SYSTEM_BUS_ADDRESS") == "" {
-		return 0, errNoBus
-	}
-	conn, err := dbus.ConnectSystemBus()
-	if err != nil {
-		return 0, fmt.Errorf("connect system bus: %w", err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	obj := conn.Object(rtkitName, rtkitPath)
-	if v, err := obj.GetProperty(rtkitIface + ".MinNiceLevel"); err == nil {
-		if floor, ok := v.Value().(int32); ok && int(floor) > nice {
-			nice = int(floor)
+	err := withRTKit(func(ctx context.Context, obj dbus.BusObject) error {
+		if v, err := obj.GetProperty(rtkitIface + ".MinNiceLevel"); err == nil {
+			if floor, ok := v.Value().(int32); ok && int(floor) > nice {
+				nice = int(floor)
+			}
 		}
-	}
-	if nice >= 0 {
-		return 0, fmt.Errorf("RealtimeKit allows no negative nice level")
-	}
-	call := obj.CallWithContext(ctx, rtkitIface+".MakeThreadHighPriorityWithPID", 0,
-		uint64(os.Getpid()), uint64(tid), int32(nice))
-	if call.Err != nil {
-		return 0, fmt.Errorf("MakeThreadHighPriorityWithPID: %w", call.Err)
-	}
-	return nice, nil
+		if nice >= 0 {
+			return fmt.Errorf("RealtimeKit allows no negative nice level")
+		}
+		call := obj.CallWithContext(ctx, rtkitIface+".MakeThreadHighPriorityWithPID", 0,
+			uint64(os.Getpid()), uint64(tid), int32(nice))
+		if call.Err != nil {
+			return fmt.Errorf("MakeThreadHighPriorityWithPID: %w", call.Err)
+		}
+		return nil
+	})
+	return nice, err
 }
