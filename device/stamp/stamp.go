@@ -70,14 +70,28 @@ type Predictor struct {
 	at      int64  // its time, ns
 	period  float64
 	learned int // periods averaged into period, up to Memory
+	off     int // tight stamps in a row that Judge held for flukes
 }
+
+// Outlier is how far a tight stamp may fall from the prediction before
+// Judge holds it for a fluke: the prediction is good to well under a µs,
+// a device's period moves by far less than this from one completion to
+// the next, and a completion signalled late (a register written late: the
+// emulator's when its host takes the CPU away for tens to hundreds of µs)
+// is further off.
+const Outlier = 10 * time.Microsecond
+
+// OutlierRun is how many tight stamps in a row Outlier off the prediction
+// mean the device moved, not a fluke: Judge then takes the stamp and the
+// Predictor follows it.
+const OutlierRun = 4
 
 // Reset forgets everything: a new stream, a new timeline.
 func (p *Predictor) Reset() { *p = Predictor{} }
 
 // Forget drops the anchor but keeps the measured period: the same device
 // whose count no longer lines up with its time (an overrun restart).
-func (p *Predictor) Forget() { p.anchor = 0 }
+func (p *Predictor) Forget() { p.anchor, p.off = 0, 0 }
 
 // Predict returns when completion k is due, and false when the predictor
 // has no anchor before k and a measured period yet.
@@ -104,6 +118,25 @@ func (p *Predictor) Learn(k uint64, t int64) {
 		}
 	}
 	p.anchor, p.at = k, t
+}
+
+// Judge vets a tight stamp t of completion k against the prediction. It
+// returns t and true when t is within Outlier of it (or there is none),
+// and the prediction and false for a fluke, which must not be learned.
+// OutlierRun flukes in a row are the device moving: the last of them is
+// returned as good and the Predictor drops its anchor to follow it.
+func (p *Predictor) Judge(k uint64, t int64) (int64, bool) {
+	pred, ok := p.Predict(k)
+	if !ok || (t-pred <= int64(Outlier) && pred-t <= int64(Outlier)) {
+		p.off = 0
+		return t, true
+	}
+	if p.off++; p.off < OutlierRun {
+		return pred, false
+	}
+	p.off = 0
+	p.Forget()
+	return t, true
 }
 
 // Period returns the measured period, ns, and whether there is one.

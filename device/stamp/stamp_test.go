@@ -1,6 +1,9 @@
 package stamp
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // Bracket stamps a period's end from the looks around it; the cases are
 // the device pointers sgbridge meets.
@@ -78,5 +81,54 @@ func TestPredictorFollowsTightStamps(t *testing.T) {
 	}
 	if per, ok := p.Period(); !ok || per != before {
 		t.Errorf("Forget dropped the measured period: %.1f, %v", per, ok)
+	}
+}
+
+// A tight stamp far from the prediction is a completion signalled late
+// (a register written late), held and replaced by the prediction; a run of
+// them is the device moving, which the predictor then follows.
+func TestJudgeHoldsFlukes(t *testing.T) {
+	const period = 5_333_333
+	at := func(k uint64) int64 { return 1e9 + int64(k)*period }
+	var p Predictor
+	if got, ok := p.Judge(1, at(1)+int64(time.Millisecond)); !ok || got != at(1)+int64(time.Millisecond) {
+		t.Fatalf("with nothing to predict: Judge = %d, %v; want the stamp", got, ok)
+	}
+	p.Reset()
+	for k := uint64(1); k <= 10; k++ {
+		p.Learn(k, at(k))
+	}
+	tests := []struct {
+		name   string
+		k      uint64
+		stamp  int64
+		wantOK bool // false: held, and Judge returns the prediction
+	}{
+		{"on time", 11, at(11) + 3_000, true},
+		{"200 µs late: held", 12, at(12) + 200_000, false},
+		{"early: held", 13, at(13) - 40_000, false},
+		{"on time again", 14, at(14), true},
+		// The device stepped 1 ms: three held, the fourth followed.
+		{"step 1", 15, at(15) + 1e6, false},
+		{"step 2", 16, at(16) + 1e6, false},
+		{"step 3", 17, at(17) + 1e6, false},
+		{"step 4: followed", 18, at(18) + 1e6, true},
+		{"after the step", 19, at(19) + 1e6, true},
+	}
+	for _, tt := range tests {
+		want := tt.stamp
+		if !tt.wantOK {
+			want, _ = p.Predict(tt.k)
+			if d := want - at(tt.k); d < -5_000 || d > 5_000 {
+				t.Fatalf("%s: the prediction %d is %d ns off the schedule", tt.name, want, d)
+			}
+		}
+		got, ok := p.Judge(tt.k, tt.stamp)
+		if got != want || ok != tt.wantOK {
+			t.Fatalf("%s: Judge = %d, %v; want %d, %v", tt.name, got, ok, want, tt.wantOK)
+		}
+		if ok {
+			p.Learn(tt.k, got)
+		}
 	}
 }

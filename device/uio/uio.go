@@ -409,10 +409,13 @@ func (d *Device) Wait() (device.Completion, error) {
 		switch {
 		case seen && delta == 1:
 			// The register moved once and one interrupt came: the
-			// watched stamp is this buffer's.
+			// watched stamp is this buffer's, unless it is a fluke
+			// (the register written late): then the prediction is.
 			t = watched
 			if tight {
-				d.pred.Learn(d.count, t)
+				if t, tight = d.pred.Judge(d.count, watched); tight {
+					d.pred.Learn(d.count, t)
+				}
 			}
 		case delta > 1:
 			// Several buffers completed since the last Wait (this
