@@ -125,6 +125,8 @@ func (p *Predictor) Learn(k uint64, t int64) {
 // and the prediction and false for a fluke, which must not be learned.
 // OutlierRun flukes in a row are the device moving: the last of them is
 // returned as good and the Predictor drops its anchor to follow it.
+// It suits a register a DMA engine writes (UIO), not a sound card's
+// pointer, which USB moves in bursts a millisecond apart.
 func (p *Predictor) Judge(k uint64, t int64) (int64, bool) {
 	pred, ok := p.Predict(k)
 	if !ok || (t-pred <= int64(Outlier) && pred-t <= int64(Outlier)) {
