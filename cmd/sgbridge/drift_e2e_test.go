@@ -3,7 +3,6 @@
 package main
 
 import (
-	"maps"
 	"strconv"
 	"testing"
 	"time"
@@ -24,18 +23,9 @@ func driftThroughJACK(t *testing.T, gcMBps float64, b sineBars) {
 	realtime(t, func() (map[string]uint64, func()) {
 		args := []string{"--device", "sim", "--sim-signal", "sine", "--sim-ppm", strconv.Itoa(ppm),
 			"--channels", strconv.Itoa(channels), "--latency", testLatency}
-		if gcMBps > 0 {
-			args = append(args, "--gc-stress", strconv.FormatFloat(gcMBps, 'f', -1, 64))
-		}
+		args = append(args, gcStressArgs(gcMBps)...)
 		x, st, p := throughJACK(t, "sgbd", channels, settle*time.Second, seconds*time.Second, args...)
-		seen := st
-		if gcMBps > 0 {
-			// Under GC pressure a held interrupt loop is what is being
-			// measured, not the machine: only server xruns repeat the run.
-			seen = maps.Clone(st)
-			delete(seen, "worst_stall_us")
-		}
-		return seen, func() {
+		return gcSeen(st, gcMBps), func() {
 			p.logOnFailure(t)
 			if len(x) != channels || len(x[0]) < (seconds-1)*48000 {
 				t.Fatalf("recorded %d channels, %d frames", len(x), len(x[0]))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -285,9 +284,7 @@ func driftThroughPipeWire(t *testing.T, name string, channels int, ppm, gcMBps f
 		srv := pwtest.StartT(t, pwtest.Config{Rate: 48000, Quantum: 256})
 		args := append([]string{"run", "--sink", "pipewire", "--channels", strconv.Itoa(channels), "--name", name,
 			"--latency", testLatency}, device...)
-		if gcMBps > 0 {
-			args = append(args, "--gc-stress", strconv.FormatFloat(gcMBps, 'f', -1, 64))
-		}
+		args = append(args, gcStressArgs(gcMBps)...)
 		p := startSgbridge(t, srv.Env(), args...)
 		waitNode(t, srv, name, p)
 		time.Sleep(settle)
@@ -303,14 +300,7 @@ func driftThroughPipeWire(t *testing.T, name string, channels int, ppm, gcMBps f
 			truths[c] = sineTruth(c, ppm, pipewireDummyRate(48000, 256))
 		}
 		noteSineRecorderDrop(st, x, truths)
-		seen := st
-		if gcMBps > 0 {
-			// Under GC pressure a held interrupt loop is what is being
-			// measured, not the machine.
-			seen = maps.Clone(st)
-			delete(seen, "worst_stall_us")
-		}
-		return seen, func() {
+		return gcSeen(st, gcMBps), func() {
 			p.logOnFailure(t)
 			t.Logf("sgbridge at exit: %v", st)
 			checkSinesAt(t, x, ppm, pipewireDummyRate(48000, 256), issueBars)

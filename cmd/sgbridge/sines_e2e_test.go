@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -298,4 +300,25 @@ func TestRecorderDrop(t *testing.T) {
 			t.Errorf("%s: recorderDrop = %d, want %d", tc.name, got, tc.want)
 		}
 	}
+}
+
+// gcStressArgs are sgbridge's arguments for a goroutine allocating mbps
+// MB/s inside it (none when mbps is 0).
+func gcStressArgs(mbps float64) []string {
+	if mbps <= 0 {
+		return nil
+	}
+	return []string{"--gc-stress", strconv.FormatFloat(mbps, 'f', -1, 64)}
+}
+
+// gcSeen is what realtime judges a run by: under GC pressure a held
+// interrupt loop is what is being measured, not the machine, so the
+// worst stall does not make the run disturbed.
+func gcSeen(st map[string]uint64, mbps float64) map[string]uint64 {
+	if mbps <= 0 {
+		return st
+	}
+	seen := maps.Clone(st)
+	delete(seen, "worst_stall_us")
+	return seen
 }

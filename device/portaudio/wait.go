@@ -6,6 +6,7 @@ import (
 
 	"github.com/sgbridge/sgbridge/device"
 	"github.com/sgbridge/sgbridge/device/stamp"
+	"github.com/sgbridge/sgbridge/internal/rt"
 )
 
 // How the backend waits for a period (see the package doc for why it
@@ -122,6 +123,9 @@ func (d *Device) awaitPeriod() (t int64, overflowed bool, err error) {
 			predicted = now + owed
 			wake = now + min(max(owed-int64(stamp.Lead), int64(waitStep)), int64(waitCoarse))
 		}
-		stamp.SleepUntil(wake)
+		// clock_nanosleep, not time.Sleep: the Go timer does not promise
+		// tens of µs. At SCHED_FIFO on the interrupt loop's thread, which
+		// then looks at the device at SCHED_OTHER (internal/rt).
+		rt.SleepUntil(wake)
 	}
 }

@@ -1,10 +1,6 @@
 package stamp
 
-import (
-	"time"
-
-	"github.com/sgbridge/sgbridge/internal/rt"
-)
+import "time"
 
 // How a backend looks (see the package doc).
 const (
@@ -143,10 +139,3 @@ func (p *Predictor) Judge(k uint64, t int64) (int64, bool) {
 
 // Period returns the measured period, ns, and whether there is one.
 func (p *Predictor) Period() (float64, bool) { return p.period, p.learned > 0 }
-
-// SleepUntil sleeps the calling thread until CLOCK_MONOTONIC time t (ns).
-// clock_nanosleep rather than time.Sleep: the Go timer's resolution and
-// wake-up latency are not promised at tens of µs, and the backends that
-// use it own their thread anyway. It is rt.SleepUntil, so the interrupt
-// loop sleeps at SCHED_FIFO and looks at the device at SCHED_OTHER.
-func SleepUntil(t int64) { rt.SleepUntil(t) }
