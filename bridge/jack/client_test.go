@@ -3,7 +3,6 @@ package jack
 import (
 	"errors"
 	"log/slog"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +48,7 @@ func lsp(t *testing.T, server string) map[string]*port {
 	// jack_lsp can fail transiently while another test's jackd on this
 	// machine is killed and its shared memory reclaimed; retry a little.
 	for try := 0; try < 5; try++ {
-		if out, err = exec.Command("jack_lsp", "-s", server, "-c", "-l", "-p").CombinedOutput(); err == nil {
+		if out, err = jackd.LSP(server, "-c", "-l", "-p"); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -391,7 +390,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	waitWithin(t, "the reconnect", 10*time.Second, func() bool { return c.Stats().Reconnects == 1 })
 	cycles := c.Stats().Cycles
 	waitWithin(t, "cycles on the new server", 5*time.Second, func() bool { return c.Stats().Cycles > cycles+20 })
-	out, err := exec.Command("jack_lsp", "-s", srv.Name).Output()
+	out, err := jackd.LSP(srv.Name)
 	if err != nil {
 		t.Fatal(err)
 	}

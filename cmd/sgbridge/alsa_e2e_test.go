@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,7 +23,9 @@ import (
 // devices, as alsa:NAME and as pa:INDEX.
 func TestALSADevicesListed(t *testing.T) {
 	pcm := alsatest.New(t, alsatest.PCM{Name: "sglistme", PPM: 25})
-	cmd := exec.Command(sgbridgeBin(t), "devices")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, sgbridgeBin(t), "devices")
 	cmd.Env = append(os.Environ(), pcm.Env()...)
 	out, err := cmd.Output()
 	if err != nil {
@@ -81,7 +84,11 @@ func TestALSAVanishAndReturn(t *testing.T) {
 	pcm := alsatest.New(t, alsatest.PCM{Name: "sgunplug", PPM: -50})
 	srv := jackd.StartT(t, 48000, 256)
 	env := append([]string{"JACK_DEFAULT_SERVER=" + srv.Name, "JACK_NO_START_SERVER=1"}, pcm.Env()...)
-	p := startSgbridge(t, env, "run", "--device", "alsa:sgunplug", "--sink", "jack", "--channels", "2", "--wait", "--name", "sgbv")
+	// The test margin: the audio after the return is judged, and at the
+	// default margin (1.3 ms) one of this machine's host stalls empties the
+	// queue (the default latency is TestALSAIntoJACKCleanGraph's subject).
+	p := startSgbridge(t, env, "run", "--device", "alsa:sgunplug", "--sink", "jack", "--channels", "2", "--wait",
+		"--latency", testLatency, "--name", "sgbv")
 	p.logOnFailure(t)
 	waitPorts(t, srv.Name, "sgbv:capture_", 2, p)
 	time.Sleep(time.Second)
@@ -89,7 +96,7 @@ func TestALSAVanishAndReturn(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second)
-	if out, _ := exec.Command("jack_lsp", "-s", srv.Name).Output(); strings.Count(string(out), "sgbv:capture_") != 2 {
+	if out, _ := jackd.LSP(srv.Name); strings.Count(string(out), "sgbv:capture_") != 2 {
 		t.Fatalf("ports gone while the device was away:\n%s", out)
 	}
 	if err := pcm.Return("sgunplug"); err != nil {
@@ -314,8 +321,11 @@ var (
 // brackets ("sgbridge/Audio capture (NODE):capture_FL"); they are keyed
 // NODE:PORT here too, as pw-link names them.
 func portLatencies(t *testing.T, env []string) map[string]int {
-	cmd := exec.Command("jack_lsp", "-l")
+	ctx, cancel := context.WithTimeout(context.Background(), jackd.LSPTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "jack_lsp", "-l")
 	cmd.Env = append(os.Environ(), env...)
+	cmd.WaitDelay = time.Second
 	out, err := cmd.Output()
 	if err != nil {
 		t.Logf("jack_lsp -l: %v", err)

@@ -136,7 +136,7 @@ func waitPorts(t *testing.T, server, prefix string, n int, p *proc) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		out, _ := exec.Command("jack_lsp", "-s", server).Output()
+		out, _ := jackd.LSP(server)
 		if strings.Count(string(out), prefix) >= n {
 			return
 		}
@@ -397,7 +397,9 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(sgbridgeBin(t), tt.args...)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, sgbridgeBin(t), tt.args...)
 			cmd.Env = append(os.Environ(), noServer...)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -437,6 +439,7 @@ func record(t *testing.T, env []string, channels, seconds int, patterns ...strin
 	args = append(args, "-d", strconv.Itoa(seconds), "-f", "wavex", out)
 	rec := exec.CommandContext(ctx, "jack_capture", args...)
 	rec.Env = append(os.Environ(), env...)
+	rec.WaitDelay = time.Second
 	if b, err := rec.CombinedOutput(); err != nil {
 		t.Fatalf("jack_capture: %v\n%s", err, b)
 	}

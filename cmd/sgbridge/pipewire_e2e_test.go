@@ -119,7 +119,7 @@ func pwRecordLinks(t *testing.T, srv *pwtest.Server, node string, positions, por
 	for i, src := range ports {
 		dst := "sgbrec:input_" + positions[i]
 		for {
-			link := exec.Command("pw-link", src, dst)
+			link := exec.CommandContext(ctx, "pw-link", src, dst)
 			link.Env = cmd.Env
 			b, err := link.CombinedOutput()
 			if err == nil {

@@ -119,15 +119,38 @@ func (s *Server) waitReady() error {
 	}
 }
 
+// LSPTimeout bounds one jack_lsp call. A client that cannot get an
+// answer from a wedged server would otherwise wait for ever, and a test
+// harness waiting on it hangs instead of failing with what jackd said.
+const LSPTimeout = 5 * time.Second
+
+// LSP runs `jack_lsp -s name args...` without starting a server, killed
+// after LSPTimeout, and returns what it printed.
+func LSP(name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), LSPTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "jack_lsp", append([]string{"-s", name}, args...)...)
+	cmd.Env = append(os.Environ(), "JACK_NO_START_SERVER=1")
+	cmd.WaitDelay = time.Second // a killed client's inherited pipes must not hold Wait
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		switch {
+		case ctx.Err() != nil:
+			err = fmt.Errorf("no answer within %v: %w", LSPTimeout, err)
+		case errors.As(err, &ee) && len(ee.Stderr) > 0:
+			err = fmt.Errorf("%w: %s", err, bytes.TrimSpace(ee.Stderr))
+		}
+		return out, fmt.Errorf("jack_lsp -s %s: %w", name, err)
+	}
+	return out, nil
+}
+
 // lsp asks the server name for its ports; nil means it answered.
 func lsp(name string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "jack_lsp", "-s", name)
-	cmd.Env = append(os.Environ(), "JACK_NO_START_SERVER=1")
-	out, err := cmd.CombinedOutput()
+	out, err := LSP(name)
 	if err != nil {
-		return fmt.Errorf("jack_lsp -s %s: %w: %s", name, err, bytes.TrimSpace(out))
+		return err
 	}
 	if !bytes.Contains(out, []byte(":")) {
 		return fmt.Errorf("jack_lsp -s %s: no ports listed", name)

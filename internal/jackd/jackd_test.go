@@ -2,7 +2,6 @@ package jackd
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,7 +10,7 @@ import (
 
 func TestStartStop(t *testing.T) {
 	s := StartT(t, 48000, 256)
-	out, err := exec.Command("jack_lsp", "-s", s.Name).CombinedOutput()
+	out, err := LSP(s.Name)
 	if err != nil || !strings.Contains(string(out), "system:playback_1") {
 		t.Fatalf("jack_lsp -s %s: %v\n%s", s.Name, err, out)
 	}
@@ -21,7 +20,7 @@ func TestStartStop(t *testing.T) {
 	default:
 		t.Fatal("jackd still running after Stop")
 	}
-	if _, err := exec.Command("jack_lsp", "-s", s.Name).CombinedOutput(); err == nil {
+	if _, err := LSP(s.Name); err == nil {
 		t.Error("jack_lsp still reaches the server after Stop")
 	}
 	left, _ := filepath.Glob("/dev/shm/jack_*" + s.Name + "_*")
