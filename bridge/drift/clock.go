@@ -57,6 +57,14 @@ type clock struct {
 	reject  int     // run of clipped innovations: > 0 late, < 0 early
 	rejects uint64  // all clipped innovations
 	resets  uint64  // starts over after a run of clipped innovations
+	// The envelope: the innovations' low edge (see edge).
+	blkMin float64            // least innovation in the block being filled
+	blkPt  point              // its stamp
+	blkN   int                // innovations in it
+	mins   [floorBlocks]point // the last blocks' earliest stamps
+	nmins  int                // blocks seen (mins is a ring)
+	floor  float64            // s: the low edge relative to tau, smoothed
+	nfloor int                // updates of floor
 	// warm holds the first points until they are checked (see above).
 	warm    [warmup]point
 	nwarm   int
@@ -76,6 +84,15 @@ const (
 	warmup      = 8      // first points checked against each other
 	warmupSigma = 5      // robust deviations off the first points' line
 	warmupFloor = 250e-6 // s: and at least this far off, to be left out
+)
+
+// The envelope: blocks of floorBlock stamps, the last floorBlocks of them
+// (5.5 s at 187.5 interrupts/s), the edge smoothed over floorSmooth
+// stamps (1 s).
+const (
+	floorBlock  = 64
+	floorBlocks = 16
+	floorSmooth = 187
 )
 
 const (
@@ -101,6 +118,7 @@ func (c *clock) init(nominal, q, a0, j0, jitter, rMin float64) {
 // learned jitter.
 func (c *clock) restart() {
 	c.n = 0
+	c.blkN, c.nmins, c.floor, c.nfloor = 0, 0, 0, 0
 	c.nwarm = 0
 	c.reject = 0
 	c.resets++
@@ -232,6 +250,9 @@ func (c *clock) feed(t int64, f uint64) bool {
 	tau := xp[0]
 	z := float64(t-c.base) * secondsPerNs
 	y := z - tau
+	if c.n >= innovStart {
+		c.envelope(t, f, y)
+	}
 	S := P[0][0] + c.r
 	// Robust update: an innovation beyond clipSigma standard deviations
 	// (a loop that woke late after a stall, a preempted timestamp) is
@@ -291,6 +312,13 @@ func (c *clock) feed(t int64, f uint64) bool {
 	c.P = P
 	c.frames = f
 	c.n++
+	if c.nmins > 0 {
+		// A running mean, then a one-pole over floorSmooth stamps: the
+		// edge's steps (a block minimum leaving the window) are spread
+		// over a second, below what the phase loop passes.
+		c.nfloor++
+		c.floor += (c.lowEdge() - c.floor) / float64(min(c.nfloor, floorSmooth))
+	}
 	if math.Abs(c.tau) > rebaseSeconds {
 		shift := int64(c.tau * nsPerSecond)
 		c.base += shift
@@ -298,6 +326,53 @@ func (c *clock) feed(t int64, f uint64) bool {
 	}
 	return true
 }
+
+// envelope feeds one stamp to the low-edge estimate. A stamp is never
+// early: the interrupt (or the wake-up that saw the data) comes at or
+// after the completion, late by a latency that varies. The filter follows
+// the stamps' mean, so its phase is late by the mean latency, a bias of
+// whole frames at 1 ms of jitter; the stamps with the least latency mark
+// the low edge. Each block of floorBlock stamps keeps its earliest (least
+// innovation); the edge is the second least of the last floorBlocks of
+// them (one early stamp, a clock read gone wrong, cannot set it), each
+// measured against the newest state.
+func (c *clock) envelope(t int64, f uint64, y float64) {
+	if c.blkN == 0 || y < c.blkMin {
+		c.blkMin, c.blkPt = y, point{t, f}
+	}
+	c.blkN++
+	if c.blkN < floorBlock {
+		return
+	}
+	c.blkN = 0
+	c.mins[c.nmins%floorBlocks] = c.blkPt
+	c.nmins++
+}
+
+// lowEdge is the edge's offset from tau, s (see envelope).
+func (c *clock) lowEdge() float64 {
+	n := min(c.nmins, floorBlocks)
+	if n == 0 {
+		return 0
+	}
+	lo, lo2 := math.Inf(1), math.Inf(1)
+	for _, m := range c.mins[:n] {
+		y := float64(m.t-c.base)*secondsPerNs - c.timeOf(float64(m.f))*secondsPerNs
+		if y < lo {
+			lo, lo2 = y, lo
+		} else if y < lo2 {
+			lo2 = y
+		}
+	}
+	if n < 3 {
+		return lo
+	}
+	return lo2
+}
+
+// edge is tau moved to the stamps' low edge: the time (s, relative to
+// base) the newest frame position was reached, latency removed.
+func (c *clock) edge() float64 { return c.tau + c.floor }
 
 // position returns the frame position (fractional) the clock had reached
 // at t ns, by the estimated line through the newest state.

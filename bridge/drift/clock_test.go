@@ -96,3 +96,58 @@ func TestWarmupLeavesOutInconsistentPoints(t *testing.T) {
 		})
 	}
 }
+
+// The device phase comes from the stamps' lower edge, not their mean:
+// with late-only stamps the edge sits within a few µs of the true
+// completions while the filter's own phase (tau) sits at the mean
+// latency; one early stamp (a clock read gone wrong) does not move it.
+func TestClockEdge(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		late  float64 // s: latency uniform in [0, late)
+		early float64 // s: one stamp this early at 12 s
+		tol   float64 // s: |edge - truth| allowed
+	}{
+		{"late 0-69 µs", 69e-6, 0, 3e-6},
+		{"late 0-1 ms", 1e-3, 0, 35e-6},
+		{"late 0-69 µs, one stamp 1 ms early", 69e-6, 1e-3, 3e-6},
+		{"exact stamps", 0, 0, 0.5e-6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := New(Config{DeviceRate: 48000, GraphRate: 48000, DevicePeriod: 256, GraphPeriod: 256, Target: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(3, 4))
+			const ppm = 120
+			sec := 256.0 / 48000 / (1 + ppm*1e-6)
+			t0 := 100.0
+			var worst, tauOff float64
+			n := 0
+			for i := 1; i <= int(20/sec); i++ {
+				truth := t0 + float64(i)*sec
+				ts := truth + rng.Float64()*tc.late
+				if tc.early > 0 && i == int(12/sec) {
+					ts = truth - tc.early
+				}
+				c.dev.update(int64(ts*1e9), uint64(i*256))
+				if float64(i)*sec < 10 {
+					continue
+				}
+				n++
+				base := float64(c.dev.base) * 1e-9
+				if e := math.Abs(base + c.dev.edge() - truth); e > worst {
+					worst = e
+				}
+				tauOff = base + c.dev.tau - truth
+			}
+			if n < 1800 {
+				t.Fatalf("only %d stamps judged", n)
+			}
+			t.Logf("edge within %.2f µs of the completions from 10 s on; the filter's mean phase %.1f µs late", worst*1e6, tauOff*1e6)
+			if worst > tc.tol {
+				t.Errorf("edge %.2f µs off the true completions, want <= %.2f", worst*1e6, tc.tol*1e6)
+			}
+		})
+	}
+}

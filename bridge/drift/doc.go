@@ -125,10 +125,27 @@
 // turn smoothly while averaging ~30 s (rate error ~0.08 ppm RMS at 20 µs;
 // a three-state filter must choose between lagging the turns and
 // averaging less, ~0.12 at best). The measurement noise is measured from
-// the innovations, so the bandwidth narrows as the jitter grows. At 1 ms
-// the same filters reach ~0.7-0.9 ppm RMS of rate noise (1.1-1.2 ppm of
-// ratio error with the loop) and ~1.3 samples RMS of delay noise (the device phase known to ~15 µs): physics, for a
-// clock allowed to drift 5 ppm/min; a smaller DriftRate averages longer.
+// the innovations, so the bandwidth narrows as the jitter grows. At 0-1
+// ms of interrupt latency (289 µs RMS) the same filters leave 0.43-0.48
+// ppm RMS of ratio error with the loop and 0.4 frame RMS of delay:
+// physics, for a clock allowed to drift 5 ppm/min; a smaller DriftRate
+// averages longer.
+//
+// The filter follows the stamps' mean, but a stamp is never early: the
+// interrupt, or the wake-up that saw the data, comes at or after the
+// completion, late by a latency that varies. Its mean is a bias of the
+// device phase, so of the latency: 0.7 frame at 20 µs RMS of interrupt
+// latency, 24 frames at 0-1 ms. So the phase is taken from the stamps'
+// lower edge instead: each block of 64 stamps keeps its earliest, and the
+// edge is the second least of the last 16 of them (5.5 s) measured
+// against the newest state (so one early stamp cannot set it), smoothed
+// over a second. The latency is then exact to the least latency the
+// hardware has, a few µs (TestClockEdge; delay 0.04-0.13 frame RMS in
+// the simulation, against 1.65 frames off with the mean). A source whose
+// stamps can be early by σ puts the edge about 2.9σ early, a constant
+// that shortens the queue by as much (TestSimSymmetricJitter). The rate
+// still comes from the filter: the edge's slope would lock faster (its
+// error falls as 1/n) but it does not yet carry the drift.
 //
 // Innovations are clipped at four predicted standard deviations rather
 // than rejected: a loop that wakes 100 ms late after a stall moves the

@@ -360,12 +360,12 @@ func (c *Controller) snkP() float64 {
 func (c *Controller) devPosAtSink(g float64) float64 {
 	var dt float64
 	if c.ln.valid() {
-		dt = float64(c.ln.base-c.dev.base)*secondsPerNs + c.ln.timeOf(g) - c.dev.tau
+		dt = float64(c.ln.base-c.dev.base)*secondsPerNs + c.ln.timeOf(g) - c.dev.edge()
 	} else {
 		// Sink time of g relative to the sink's base, s.
 		du := (g - float64(c.snk.frames)) / c.snk.nominal
 		ts := c.snk.tau + c.snk.p*du + c.snk.a*du*du/2 + c.snk.j*du*du*du/6
-		dt = float64(c.snk.base-c.dev.base)*secondsPerNs + ts - c.dev.tau
+		dt = float64(c.snk.base-c.dev.base)*secondsPerNs + ts - c.dev.edge()
 	}
 	return float64(c.dev.frames) + dt/c.dev.p*c.dev.nominal
 }

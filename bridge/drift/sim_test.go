@@ -14,9 +14,13 @@ import (
 //
 //   - a device clock with a ppm offset and optional triangle drift ramps,
 //     completing one period per interrupt; the interrupt loop's timestamps
-//     carry zero-mean Gaussian jitter (clipped so they stay in order); some
-//     interrupts are lost (the next carries the count); the loop stalls now
-//     and then (it wakes late once, with the whole count);
+//     are late by a latency uniform in [0, σ√12) (σ RMS: an interrupt or a
+//     wake-up is never early, and the uniform law has less of its weight
+//     near the least latency than real ones), or carry zero-mean Gaussian
+//     jitter (clipped so they stay in order) to show a source whose stamps
+//     can be early; some interrupts are lost (the next carries the count);
+//     the loop stalls now and then (it wakes late once, with the whole
+//     count);
 //   - a sink graph on its own ppm, waking with jitter, whose server runs a
 //     JACK-style second-order DLL and publishes µs-quantised cycle times;
 //     some client cycles are skipped (the graph counter moves on, the read
@@ -35,7 +39,8 @@ type simConfig struct {
 	rampPPMPerMin  float64 // device drift ramp slope; triangle
 	rampPeriod     float64 // s, one full triangle
 	rampSine       bool    // a sine of the same peak slope instead
-	irqJitter      float64 // s RMS
+	irqJitter      float64 // s RMS: a latency uniform in [0, irqJitter·√12)
+	symmetric      bool    // irqJitter is zero-mean Gaussian instead: stamps may be early
 	sinkJitter     float64 // s RMS of the server's wake-up before its DLL
 	lostProb       float64 // per interrupt
 	stallEvery     float64 // s between loop stalls (0: none)
@@ -152,9 +157,11 @@ func (d *simDevice) next() (float64, uint64) {
 	for {
 		d.complete()
 		stamp := d.tk
-		if d.cfg.irqJitter > 0 {
+		if d.cfg.irqJitter > 0 && d.cfg.symmetric {
 			j := d.rng.NormFloat64() * d.cfg.irqJitter
 			stamp += math.Max(-d.clip, math.Min(d.clip, j))
+		} else if d.cfg.irqJitter > 0 {
+			stamp += d.rng.Float64() * d.cfg.irqJitter * math.Sqrt(12)
 		}
 		if d.cfg.stallEvery > 0 && stamp >= d.stall {
 			end := d.stall + d.cfg.stallLen
