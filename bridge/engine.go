@@ -618,6 +618,7 @@ func (e *Engine) control(c device.Completion) {
 	}
 	out := e.ctl.Update(drift.Input{
 		Time:         c.Time,
+		Late:         c.Late,
 		DeviceFrames: e.devBase + c.Count*uint64(e.format.Period),
 		Sink:         sk,
 		Consumed:     uint64(e.rs.Consumed()),

@@ -17,6 +17,10 @@ type Completion struct {
 	// device that bracket the completion (package stamp), which can put
 	// it a few µs before the truth but never carry a wake-up's latency.
 	Time int64
+	// Late says Time is an arrival (the interrupt, or a wake-up that saw
+	// the data), after the completion by a latency that varies and never
+	// before it. False: a bracket or a prediction, unbiased.
+	Late bool
 }
 
 // Grabber is a capture device whose SG ring the engine reads in place.

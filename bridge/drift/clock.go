@@ -65,6 +65,10 @@ type clock struct {
 	nmins  int                // blocks seen (mins is a ring)
 	floor  float64            // s: the low edge relative to tau, smoothed
 	nfloor int                // updates of floor
+	// lateFrac is the share of recent stamps that are arrivals (late-only):
+	// how much of floor the phase takes.
+	lateFrac float64
+	nlate    int
 	// warm holds the first points until they are checked (see above).
 	warm    [warmup]point
 	nwarm   int
@@ -93,6 +97,7 @@ const (
 	floorBlock  = 64
 	floorBlocks = 16
 	floorSmooth = 187
+	lateWindow  = 256
 )
 
 const (
@@ -370,9 +375,22 @@ func (c *clock) lowEdge() float64 {
 	return lo2
 }
 
-// edge is tau moved to the stamps' low edge: the time (s, relative to
-// base) the newest frame position was reached, latency removed.
-func (c *clock) edge() float64 { return c.tau + c.floor }
+// noteLate records whether the newest stamp was an arrival (late-only)
+// or a bracket (unbiased), averaged over the last lateWindow stamps so
+// that a source mixing the two moves the phase smoothly.
+func (c *clock) noteLate(late bool) {
+	v := 0.0
+	if late {
+		v = 1
+	}
+	c.nlate++
+	c.lateFrac += (v - c.lateFrac) / float64(min(c.nlate, lateWindow))
+}
+
+// edge is the time (s, relative to base) the newest frame position was
+// reached: tau moved to the stamps' low edge in the share of them that
+// are arrivals, whose mean carries their latency.
+func (c *clock) edge() float64 { return c.tau + c.lateFrac*c.floor }
 
 // position returns the frame position (fractional) the clock had reached
 // at t ns, by the estimated line through the newest state.

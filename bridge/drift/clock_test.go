@@ -107,11 +107,13 @@ func TestClockEdge(t *testing.T) {
 		late  float64 // s: latency uniform in [0, late)
 		early float64 // s: one stamp this early at 12 s
 		tol   float64 // s: |edge - truth| allowed
+		mean  bool    // the stamps are not marked arrivals: the phase is their mean
 	}{
-		{"late 0-69 µs", 69e-6, 0, 3e-6},
-		{"late 0-1 ms", 1e-3, 0, 35e-6},
-		{"late 0-69 µs, one stamp 1 ms early", 69e-6, 1e-3, 3e-6},
-		{"exact stamps", 0, 0, 0.5e-6},
+		{"late 0-69 µs", 69e-6, 0, 3e-6, false},
+		{"late 0-1 ms", 1e-3, 0, 35e-6, false},
+		{"late 0-69 µs, one stamp 1 ms early", 69e-6, 1e-3, 3e-6, false},
+		{"exact stamps", 0, 0, 0.5e-6, false},
+		{"0-69 µs, not marked arrivals: the mean", 69e-6, 0, 0.5e-6, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := New(Config{DeviceRate: 48000, GraphRate: 48000, DevicePeriod: 256, GraphPeriod: 256, Target: 1000})
@@ -131,12 +133,17 @@ func TestClockEdge(t *testing.T) {
 					ts = truth - tc.early
 				}
 				c.dev.update(int64(ts*1e9), uint64(i*256))
+				c.dev.noteLate(!tc.mean)
 				if float64(i)*sec < 10 {
 					continue
 				}
 				n++
 				base := float64(c.dev.base) * 1e-9
-				if e := math.Abs(base + c.dev.edge() - truth); e > worst {
+				want := truth
+				if tc.mean {
+					want = base + c.dev.tau
+				}
+				if e := math.Abs(base + c.dev.edge() - want); e > worst {
 					worst = e
 				}
 				tauOff = base + c.dev.tau - truth

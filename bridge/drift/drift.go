@@ -55,6 +55,12 @@ type Sink struct {
 type Input struct {
 	// Time is CLOCK_MONOTONIC ns, read as the loop woke.
 	Time int64
+	// Late says Time is an arrival (an interrupt, a wake-up), after the
+	// completion by a latency that varies and never before it; the
+	// device phase is then taken from the stamps' lower edge. False: a
+	// bracket of looks at the device, as likely a little early as late,
+	// whose mean is the phase.
+	Late bool
 	// DeviceFrames is the device's cumulative completed frames (interrupt
 	// count × period). A jump of more than one period is a lost
 	// interrupt; the count itself must be exact.
@@ -389,6 +395,7 @@ func (c *Controller) Update(in Input) Output {
 		}
 		resets := c.dev.resets
 		c.dev.update(in.Time, in.DeviceFrames)
+		c.dev.noteLate(in.Late)
 		if c.dev.resets != resets && c.state == Locked {
 			c.state = Acquiring // the device clock jumped: measure again
 		}

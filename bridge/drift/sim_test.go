@@ -327,7 +327,7 @@ func runSim(sc simConfig) (simResult, error) {
 				break
 			}
 			out := ctl.Update(drift.Input{
-				Time: ns(wake), DeviceFrames: count, Sink: snap,
+				Time: ns(wake), Late: !sc.symmetric, DeviceFrames: count, Sink: snap,
 				Consumed: In, Written: W, Delay: float64(In) - xNext,
 			})
 			res.updates++

@@ -405,13 +405,13 @@ func (d *Device) Wait() (device.Completion, error) {
 			d.realign()
 			d.checkBase = false
 		}
-		t := now
+		t, late := now, true
 		switch {
 		case seen && delta == 1:
 			// The register moved once and one interrupt came: the
 			// watched stamp is this buffer's, unless it is a fluke
 			// (the register written late): then the prediction is.
-			t = watched
+			t, late = watched, false
 			if tight {
 				if t, tight = d.pred.Judge(d.count, watched); tight {
 					d.pred.Learn(d.count, t)
@@ -423,11 +423,11 @@ func (d *Device) Wait() (device.Completion, error) {
 			// reported, and it completed when the device's period says,
 			// not when this thread got round to it.
 			if p, ok := d.pred.Predict(d.count); ok {
-				t = min(p, now)
+				t, late = min(p, now), p > now
 			}
 		}
 		d.prevTime = t
-		return device.Completion{Count: d.count, Time: t}, nil
+		return device.Completion{Count: d.count, Time: t, Late: late}, nil
 	}
 }
 
