@@ -69,6 +69,18 @@ type clock struct {
 	// how much of floor the phase takes.
 	lateFrac float64
 	nlate    int
+	// The hull: the last hullPoints stamps, and the slope of their lower
+	// hull against the filter's curve (see hullSlope).
+	pts    [hullPoints]point
+	npts   int
+	hidx   [hullPoints]int32
+	hx, hr [hullPoints]float64
+	dp     float64 // s per nominal s: the correction to the filter's rate, weighted
+	dps    float64 // dp smoothed over hullSmooth stamps
+	ndps   int
+	hb     float64 // the hull's rate at the last block
+	vh     float64 // variance of the hull's rate, from block to block
+	nb     int     // blocks with a hull rate
 	// warm holds the first points until they are checked (see above).
 	warm    [warmup]point
 	nwarm   int
@@ -98,6 +110,8 @@ const (
 	floorBlocks = 16
 	floorSmooth = 187
 	lateWindow  = 256
+	hullPoints  = 1024
+	hullSmooth  = 187
 )
 
 const (
@@ -124,6 +138,7 @@ func (c *clock) init(nominal, q, a0, j0, jitter, rMin float64) {
 func (c *clock) restart() {
 	c.n = 0
 	c.blkN, c.nmins, c.floor, c.nfloor = 0, 0, 0, 0
+	c.npts, c.dp, c.dps, c.ndps, c.vh, c.nb = 0, 0, 0, 0, 0, 0
 	c.nwarm = 0
 	c.reject = 0
 	c.resets++
@@ -255,6 +270,18 @@ func (c *clock) feed(t int64, f uint64) bool {
 	tau := xp[0]
 	z := float64(t-c.base) * secondsPerNs
 	y := z - tau
+	c.pts[c.npts%hullPoints] = point{t, f}
+	c.npts++
+	if c.nb > 2 {
+		c.ndps++
+		// Short while the clock is young (the correction shrinks fast as
+		// the filter learns the rate), a second once it is not.
+		k := hullSmooth
+		if c.ndps < 10*hullSmooth {
+			k = hullSmooth / 8
+		}
+		c.dps += (c.dp - c.dps) / float64(min(c.ndps, k))
+	}
 	if c.n >= innovStart {
 		c.envelope(t, f, y)
 	}
@@ -352,6 +379,70 @@ func (c *clock) envelope(t int64, f uint64, y float64) {
 	c.blkN = 0
 	c.mins[c.nmins%floorBlocks] = c.blkPt
 	c.nmins++
+	if c.lateFrac > 0 && c.npts >= 2*floorBlock {
+		// The hull's rate against the filter's, weighted by how well each
+		// is known: the filter's variance is P11; the hull's is measured
+		// from one block's hull rate to the next (half the mean squared
+		// difference). At 20 µs of latency the hull is known far better
+		// and carries the rate; at 1 ms it scatters by ppm and the filter
+		// keeps it.
+		d := c.hullSlope()
+		hb := c.p + d
+		if c.nb > 0 {
+			e := hb - c.hb
+			c.vh += (e*e/2 - c.vh) / float64(min(c.nb, 4))
+		}
+		c.hb = hb
+		c.nb++
+		if c.nb > 2 {
+			vk := math.Max(c.P[1][1], 0)
+			c.dp = d * vk / (vk + c.vh)
+		}
+	}
+}
+
+// hullSlope measures the filter's rate error on the lower hull of the
+// last hullPoints stamps, taken against the filter's own curve (which
+// carries the drift, so the hull needs only a line): the supporting line
+// that touches the hull at the stamps' mean position is the one that
+// lies least above them all, and its slope is what the curve's rate
+// misses. A least-squares rate over n stamps with latency spread J is
+// off by about J·sqrt(12/n)/T; the hull's by about J/(n·T).
+func (c *clock) hullSlope() float64 {
+	n := min(c.npts, hullPoints)
+	if n < 2*floorBlock {
+		return 0
+	}
+	// Oldest first: the ring's order from npts-n.
+	var mx float64
+	for i := 0; i < n; i++ {
+		p := c.pts[(c.npts-n+i)%hullPoints]
+		c.hx[i] = float64(int64(p.f-c.frames)) / c.nominal
+		c.hr[i] = float64(p.t-c.base)*secondsPerNs - c.timeOf(float64(p.f))*secondsPerNs
+		mx += c.hx[i]
+	}
+	mx /= float64(n)
+	// Andrew's monotone chain, lower half; x increases with the count.
+	h := 0
+	for i := 0; i < n; i++ {
+		for h >= 2 {
+			a, b := c.hidx[h-2], c.hidx[h-1]
+			cross := (c.hx[b]-c.hx[a])*(c.hr[i]-c.hr[a]) - (c.hr[b]-c.hr[a])*(c.hx[i]-c.hx[a])
+			if cross > 0 {
+				break
+			}
+			h--
+		}
+		c.hidx[h] = int32(i)
+		h++
+	}
+	for k := 0; k+1 < h; k++ {
+		a, b := c.hidx[k], c.hidx[k+1]
+		if c.hx[b] >= mx {
+			return (c.hr[b] - c.hr[a]) / (c.hx[b] - c.hx[a])
+		}
+	}
+	return 0
 }
 
 // lowEdge is the edge's offset from tau, s (see envelope).
@@ -386,6 +477,10 @@ func (c *clock) noteLate(late bool) {
 	c.nlate++
 	c.lateFrac += (v - c.lateFrac) / float64(min(c.nlate, lateWindow))
 }
+
+// rate is the clock's seconds per nominal second: the filter's, corrected
+// by the hull in the share of the stamps that are arrivals.
+func (c *clock) rate() float64 { return c.p + c.lateFrac*c.dps }
 
 // edge is the time (s, relative to base) the newest frame position was
 // reached: tau moved to the stamps' low edge in the share of them that

@@ -103,17 +103,18 @@ func TestWarmupLeavesOutInconsistentPoints(t *testing.T) {
 // latency; one early stamp (a clock read gone wrong) does not move it.
 func TestClockEdge(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		late  float64 // s: latency uniform in [0, late)
-		early float64 // s: one stamp this early at 12 s
-		tol   float64 // s: |edge - truth| allowed
-		mean  bool    // the stamps are not marked arrivals: the phase is their mean
+		name    string
+		late    float64 // s: latency uniform in [0, late)
+		early   float64 // s: one stamp this early at 12 s
+		tol     float64 // s: |edge - truth| allowed
+		mean    bool    // the stamps are not marked arrivals: the phase is their mean
+		rateTol float64 // ppm RMS: rate error allowed from 10 s on
 	}{
-		{"late 0-69 µs", 69e-6, 0, 3e-6, false},
-		{"late 0-1 ms", 1e-3, 0, 35e-6, false},
-		{"late 0-69 µs, one stamp 1 ms early", 69e-6, 1e-3, 3e-6, false},
-		{"exact stamps", 0, 0, 0.5e-6, false},
-		{"0-69 µs, not marked arrivals: the mean", 69e-6, 0, 0.5e-6, true},
+		{"late 0-69 µs", 69e-6, 0, 3e-6, false, 0.15},
+		{"late 0-1 ms", 1e-3, 0, 35e-6, false, 2.5},
+		{"late 0-69 µs, one stamp 1 ms early", 69e-6, 1e-3, 3e-6, false, 0.2},
+		{"exact stamps", 0, 0, 0.5e-6, false, 0.01},
+		{"0-69 µs, not marked arrivals: the mean", 69e-6, 0, 0.5e-6, true, 0.2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := New(Config{DeviceRate: 48000, GraphRate: 48000, DevicePeriod: 256, GraphPeriod: 256, Target: 1000})
@@ -124,7 +125,7 @@ func TestClockEdge(t *testing.T) {
 			const ppm = 120
 			sec := 256.0 / 48000 / (1 + ppm*1e-6)
 			t0 := 100.0
-			var worst, tauOff float64
+			var worst, tauOff, rateErr, filterErr float64
 			n := 0
 			for i := 1; i <= int(20/sec); i++ {
 				truth := t0 + float64(i)*sec
@@ -147,11 +148,19 @@ func TestClockEdge(t *testing.T) {
 					worst = e
 				}
 				tauOff = base + c.dev.tau - truth
+				trueP := 1 / (1 + ppm*1e-6)
+				rateErr += math.Pow((c.dev.rate()-trueP)*1e6, 2)
+				filterErr += math.Pow((c.dev.p-trueP)*1e6, 2)
 			}
 			if n < 1800 {
 				t.Fatalf("only %d stamps judged", n)
 			}
-			t.Logf("edge within %.2f µs of the completions from 10 s on; the filter's mean phase %.1f µs late", worst*1e6, tauOff*1e6)
+			rateErr, filterErr = math.Sqrt(rateErr/float64(n)), math.Sqrt(filterErr/float64(n))
+			t.Logf("edge within %.2f µs of the completions from 10 s on; the filter's mean phase %.1f µs late; rate %.3f ppm RMS off (the filter's alone %.3f)",
+				worst*1e6, tauOff*1e6, rateErr, filterErr)
+			if rateErr > tc.rateTol {
+				t.Errorf("rate %.3f ppm RMS off, want <= %.3f", rateErr, tc.rateTol)
+			}
 			if worst > tc.tol {
 				t.Errorf("edge %.2f µs off the true completions, want <= %.2f", worst*1e6, tc.tol*1e6)
 			}
