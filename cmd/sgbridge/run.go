@@ -312,7 +312,8 @@ func (o *runOptions) run(ctx context.Context, stderr io.Writer) error {
 			attrs := []any{"interrupts", s.Interrupts, "underruns", s.UnderrunEvents, "xruns", s.Xruns,
 				"lost_irqs", s.LostIRQs, "overflow_frames", s.Overflows, "worst_stall_us", int(s.WorstStall * 1e6)}
 			if s.Resample {
-				attrs = append(attrs, "lock", s.Lock, "ratio_ppm", s.RatioPPM, "error_frames", s.Error,
+				attrs = append(attrs, "lock", s.Lock, "ratio_ppm", s.RatioPPM, "device_ppm", s.DevicePPM, "graph_ppm", s.GraphPPM,
+					"error_frames", s.Error,
 					"resyncs", s.Resyncs, "skipped_cycles", s.SkippedCycles, "latency_frames", s.Latency,
 					"margin_frames", s.Margin, "margin_raises", s.MarginRaises)
 			}
