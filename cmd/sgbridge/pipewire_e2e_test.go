@@ -248,10 +248,10 @@ func TestJACKSinkUnderPwJack(t *testing.T) {
 // seqlock, the port latency) served by PipeWire's JACK library, a
 // simulated grabber 200 ppm fast, 10 s settle, 30 s recorded, the issue's
 // bars. jackd's dummy driver cannot be the judge of 0.1 ppm on a virtual
-// machine: its frame clock itself wanders by ppm over ten seconds (its
-// cycle times and its clients' wake-ups agree on -4 ppm over one 10 s
-// window and +5 to +8 ppm over the next), so a recording in its frames
-// carries that, whatever the bridge does.
+// machine: its timing, in its published cycle times and in its clients'
+// wake-ups alike, wanders by 1-8 ppm from one 10 s window to the next
+// (scripts/jack-clock.sh), so nothing a client sees tells the graph's rate
+// to 0.1 ppm within the test's 40 s.
 func TestDriftSineThroughJACKUnderPipeWire(t *testing.T) {
 	needBinary(t, "pw-jack", "pw-record")
 	dir := "/usr/lib/x86_64-linux-gnu/pipewire-0.3/jack"
