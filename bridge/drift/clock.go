@@ -394,8 +394,7 @@ func (c *clock) envelope(t int64, f uint64, y float64) {
 		}
 		c.hb = hb
 		c.nb++
-		if c.nb > 2 {
-			vk := math.Max(c.P[1][1], 0)
+		if vk := math.Max(c.P[1][1], 0); c.nb > 2 && vk+c.vh > 0 {
 			c.dp = d * vk / (vk + c.vh)
 		}
 	}

@@ -203,6 +203,12 @@ func disturbed(st map[string]uint64) string {
 	if n := st["recorder_dropped_frames"]; n > 0 {
 		why = append(why, fmt.Sprintf("the recorder lost %d frames (one graph cycle) that sgbridge delivered", n))
 	}
+	if n := st["emu_late_us"]; n > stallLimit {
+		// The emulated grabber is part of the rig: a tick that late is
+		// the host holding its process, and the buffers it owed arrive
+		// that late (coalesced) whatever the bridge does.
+		why = append(why, fmt.Sprintf("the emulated device ran %.1f ms late", float64(n)/1000))
+	}
 	if st["worst_stall_us"] > stallLimit {
 		why = append(why, fmt.Sprintf("interrupt loop held %.1f ms", float64(st["worst_stall_us"])/1000))
 	} else if st["margin_raises"] > 0 {

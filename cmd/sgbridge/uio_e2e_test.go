@@ -63,6 +63,7 @@ func TestUIOCounterBitExactThroughJACK(t *testing.T) {
 		x, st, p := throughJACK(t, "sgb", 2, 0, seconds*time.Second,
 			"--device", "uio:sgrab", "--uio-root", root, "--no-resample", "--latency", latencyMargin)
 		es := emuStats(t, emuP)
+		st["emu_late_us"] = es["worst_late_us"]
 		noteRecorderDrop(st, x)
 		return st, func() {
 			p.logOnFailure(t)
@@ -97,6 +98,7 @@ func TestUIOCounterBitExactThroughPipeWire(t *testing.T) {
 		srv.Stop()
 		st := finalStats(t, p.output())
 		es := emuStats(t, emuP)
+		st["emu_late_us"] = es["worst_late_us"]
 		noteRecorderDrop(st, x)
 		return st, func() {
 			p.logOnFailure(t)
