@@ -344,10 +344,11 @@ func (c *clock) feed(t int64, f uint64) bool {
 	c.P = P
 	c.frames = f
 	c.n++
-	if c.nmins > 0 {
+	if c.nmins > 0 && c.lateFrac > 0 {
 		// A running mean, then a one-pole over floorSmooth stamps: the
 		// edge's steps (a block minimum leaving the window) are spread
-		// over a second, below what the phase loop passes.
+		// over a second, below what the phase loop passes. (A clock fed
+		// no arrivals, the graph's, has no use for it.)
 		c.nfloor++
 		c.floor += (c.lowEdge() - c.floor) / float64(min(c.nfloor, floorSmooth))
 	}

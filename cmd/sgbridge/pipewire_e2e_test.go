@@ -209,15 +209,11 @@ func TestAutoSinkPicksPipeWire(t *testing.T) {
 // TestJACKSinkUnderPwJack: the JACK sink against PipeWire's libjack
 // (pw-jack) carries the counter bit-exact too.
 func TestJACKSinkUnderPwJack(t *testing.T) {
-	needBinary(t, "pw-jack", "pw-record")
 	const channels, seconds = 4, 6
-	dir := "/usr/lib/x86_64-linux-gnu/pipewire-0.3/jack"
-	if _, err := os.Stat(filepath.Join(dir, "libjack.so.0")); err != nil {
-		t.Skipf("SKIPPED LOUDLY: pipewire-jack NOT INSTALLED (%v)", err)
-	}
+	lib := pwJackLib(t)
 	realtime(t, func() (map[string]uint64, func()) {
 		srv := pwtest.StartT(t, pwtest.Config{Rate: 48000, Quantum: 256})
-		env := append(srv.Env(), "LD_LIBRARY_PATH="+dir, "PIPEWIRE_QUANTUM=256/48000")
+		env := append(srv.Env(), lib...)
 		p := startSgbridge(t, env, "run", "--sink", "jack", "--device", "sim", "--sim-signal", "counter",
 			"--channels", strconv.Itoa(channels), "--no-resample", "--latency", testLatency, "--name", "sgbpwj")
 		waitNode(t, srv, "sgbpwj", p)
@@ -242,6 +238,19 @@ func TestJACKSinkUnderPwJack(t *testing.T) {
 	})
 }
 
+// pwJackLib is the environment that makes a JACK client (sgbridge's sink)
+// load PipeWire's libjack, as pw-jack does, with the graph's quantum. It
+// skips the test, loudly, when pipewire-jack is not installed.
+func pwJackLib(t *testing.T) []string {
+	t.Helper()
+	needBinary(t, "pw-jack", "pw-record")
+	dir := "/usr/lib/x86_64-linux-gnu/pipewire-0.3/jack"
+	if _, err := os.Stat(filepath.Join(dir, "libjack.so.0")); err != nil {
+		t.Skipf("SKIPPED LOUDLY: pipewire-jack NOT INSTALLED (%v)", err)
+	}
+	return []string{"LD_LIBRARY_PATH=" + dir, "PIPEWIRE_QUANTUM=256/48000"}
+}
+
 // TestDriftSineThroughJACKUnderPipeWire is the drift issue's JACK
 // measurement with a graph whose clock is exact: sgbridge's JACK sink
 // (its C process callback, jack_get_cycle_times through the timing
@@ -253,16 +262,12 @@ func TestJACKSinkUnderPwJack(t *testing.T) {
 // (scripts/jack-clock.sh), so nothing a client sees tells the graph's rate
 // to 0.1 ppm within the test's 40 s.
 func TestDriftSineThroughJACKUnderPipeWire(t *testing.T) {
-	needBinary(t, "pw-jack", "pw-record")
-	dir := "/usr/lib/x86_64-linux-gnu/pipewire-0.3/jack"
-	if _, err := os.Stat(filepath.Join(dir, "libjack.so.0")); err != nil {
-		t.Skipf("SKIPPED LOUDLY: pipewire-jack NOT INSTALLED (%v)", err)
-	}
 	const ppm, channels = 200, 2
 	const settle, measure = 10 * time.Second, 30 * time.Second
+	lib := pwJackLib(t)
 	realtime(t, func() (map[string]uint64, func()) {
 		srv := pwtest.StartT(t, pwtest.Config{Rate: 48000, Quantum: 256})
-		env := append(srv.Env(), "LD_LIBRARY_PATH="+dir, "PIPEWIRE_QUANTUM=256/48000")
+		env := append(srv.Env(), lib...)
 		p := startSgbridge(t, env, "run", "--sink", "jack", "--device", "sim", "--sim-signal", "sine",
 			"--sim-ppm", strconv.Itoa(ppm), "--channels", strconv.Itoa(channels), "--latency", testLatency, "--name", "sgbpwd")
 		waitNode(t, srv, "sgbpwd", p)
