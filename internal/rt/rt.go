@@ -241,10 +241,8 @@ func schedule(s system, want int, r *Result) {
 // had before Promote, and its waits to its own priority. Lowering is
 // always permitted, whichever way the priority was obtained.
 func Demote() error {
-	C.sgb_rt_disarm()
-	err := unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}, 0)
-	if err != nil {
-		return fmt.Errorf("sched_setattr(SCHED_OTHER): %w", err)
+	if err := errnoErr(C.sgb_rt_disarm()); err != nil {
+		return fmt.Errorf("sched_setscheduler(SCHED_OTHER): %w", err)
 	}
 	return nil
 }

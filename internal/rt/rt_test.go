@@ -199,6 +199,11 @@ func TestPromoteReal(t *testing.T) {
 func TestWaitsOnlyReal(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	// A nice level of the thread's own, which Demote must give back (a
+	// raise is always allowed; 0 would hide a reset to the default).
+	if err := unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 3); err != nil {
+		t.Fatal(err)
+	}
 	before := niceOf(t, unix.Gettid())
 	r := Promote(Config{Priority: 10, WaitsOnly: true, Nice: -3})
 	t.Logf("this machine: %s", r)

@@ -52,15 +52,19 @@ int sgb_rt_arm(int prio)
 }
 
 /* sgb_rt_disarm returns the thread to SCHED_OTHER at the nice it had
- * before sgb_rt_set_nice or sgb_rt_save_nice. */
-void sgb_rt_disarm(void)
+ * before sgb_rt_set_nice or sgb_rt_save_nice, and returns errno if the
+ * policy could not be set. sched_setscheduler, not sched_setattr: the
+ * latter sets the nice level too (to its attr's, 0), undoing the
+ * restore. */
+int sgb_rt_disarm(void)
 {
 	armed = 0;
-	set_policy(SCHED_OTHER, 0);
+	int err = set_policy(SCHED_OTHER, 0);
 	if (nice_saved) {
 		setpriority(PRIO_PROCESS, 0, saved_nice);
 		nice_saved = 0;
 	}
+	return err;
 }
 
 int sgb_rt_armed(void) { return armed; }

@@ -21,7 +21,7 @@ struct sgb_rt_look {
 };
 
 int sgb_rt_arm(int prio);
-void sgb_rt_disarm(void);
+int sgb_rt_disarm(void);
 int sgb_rt_armed(void);
 int sgb_rt_set_nice(int nice);
 void sgb_rt_save_nice(void);
