@@ -418,7 +418,7 @@ func (c *clock) hullSlope() float64 {
 	for i := 0; i < n; i++ {
 		p := c.pts[(c.npts-n+i)%hullPoints]
 		c.hx[i] = float64(int64(p.f-c.frames)) / c.nominal
-		c.hr[i] = float64(p.t-c.base)*secondsPerNs - c.timeOf(float64(p.f))*secondsPerNs
+		c.hr[i] = c.residual(p)
 		mx += c.hx[i]
 	}
 	mx /= float64(n)
@@ -445,6 +445,11 @@ func (c *clock) hullSlope() float64 {
 	return 0
 }
 
+// residual is how far stamp p sits after the filter's curve, s.
+func (c *clock) residual(p point) float64 {
+	return float64(p.t-c.base)*secondsPerNs - c.timeOf(float64(p.f))*secondsPerNs
+}
+
 // lowEdge is the edge's offset from tau, s (see envelope).
 func (c *clock) lowEdge() float64 {
 	n := min(c.nmins, floorBlocks)
@@ -453,7 +458,7 @@ func (c *clock) lowEdge() float64 {
 	}
 	lo, lo2 := math.Inf(1), math.Inf(1)
 	for _, m := range c.mins[:n] {
-		y := float64(m.t-c.base)*secondsPerNs - c.timeOf(float64(m.f))*secondsPerNs
+		y := c.residual(m)
 		if y < lo {
 			lo, lo2 = y, lo
 		} else if y < lo2 {
