@@ -69,22 +69,31 @@ type clock struct {
 	// how much of floor the phase takes.
 	lateFrac float64
 	nlate    int
-	// The hull: the last hullPoints stamps, and the slope of their lower
-	// hull against the filter's curve (see hullSlope).
-	pts    [hullPoints]point
-	npts   int
-	hidx   [hullPoints]int32
-	hx, hr [hullPoints]float64
-	dp     float64 // s per nominal s: the correction to the filter's rate, weighted
-	dps    float64 // dp smoothed over hullSmooth stamps
-	ndps   int
-	hb     float64 // the hull's rate at the last block
-	vh     float64 // variance of the hull's rate, from block to block
-	nb     int     // blocks with a hull rate
+	// The hull: the earliest stamp of each group of hullGroup among the
+	// last hullPoints, and their lower hull against the filter's curve
+	// (see hullLine); nil for a clock fed no arrivals.
+	hull    *hullStore
+	npts    int     // stamps taken into groups
+	ncand   int     // groups completed (hull.pts is a ring of them)
+	gMin    float64 // least innovation in the group being filled
+	gPt     point   // its stamp
+	earlies uint64  // hull vertices left out as outliers
+	hullDue bool    // a block is complete: measure the hull after this update
+	hb      float64 // the hull's rate at the last block
+	vh      float64 // variance of the hull's rate, from block to block
+	nb      int     // blocks with a hull rate
 	// warm holds the first points until they are checked (see above).
 	warm    [warmup]point
 	nwarm   int
 	dropped uint64 // first points left out as inconsistent
+}
+
+// hullStore is the hull's working memory, 36 KB: allocated once, with
+// the clock, for a clock that takes arrivals.
+type hullStore struct {
+	pts    [hullCands]point
+	idx    [hullCands]int32
+	hx, hr [hullCands]float64
 }
 
 // point is one (time, frame position) measurement.
@@ -104,14 +113,19 @@ const (
 
 // The envelope: blocks of floorBlock stamps, the last floorBlocks of them
 // (5.5 s at 187.5 interrupts/s), the edge smoothed over floorSmooth
-// stamps (1 s).
+// stamps (1 s); the hull over the last hullPoints stamps (21.8 s).
 const (
 	floorBlock  = 64
 	floorBlocks = 16
 	floorSmooth = 187
 	lateWindow  = 256
-	hullPoints  = 1024
-	hullSmooth  = 187
+	hullPoints  = 4096
+	hullGroup   = 8
+	hullCands   = hullPoints / hullGroup
+	hullOutlier = 8    // a hull vertex that moves the slope this many sigmas is an outlier
+	hullSplit   = 1024 // stamps before the hull's halves measure the drift
+	hullNear    = 16   // stamps nearest the hull's line that measure the edge's density
+	hullScatter = 8    // the hull's slope error in units of 1/(n·f0·W), measured
 )
 
 const (
@@ -127,9 +141,14 @@ const (
 
 // init sets the filter up: q is the snap noise density, a0 and j0 the
 // prior std of the drift and of the jerk, jitter the first guess of the
-// timestamp noise (s RMS), rMin the least noise variance it will assume.
-func (c *clock) init(nominal, q, a0, j0, jitter, rMin float64) {
+// timestamp noise (s RMS), rMin the least noise variance it will assume;
+// arrivals says whether its stamps may be arrivals (see noteLate), which
+// the hull is for.
+func (c *clock) init(nominal, q, a0, j0, jitter, rMin float64, arrivals bool) {
 	*c = clock{nominal: nominal, q: q, r: jitter * jitter, rMin: rMin}
+	if arrivals {
+		c.hull = new(hullStore)
+	}
 	c.prior = [order]float64{jitter, clockPriorRate, a0, j0}
 }
 
@@ -138,7 +157,7 @@ func (c *clock) init(nominal, q, a0, j0, jitter, rMin float64) {
 func (c *clock) restart() {
 	c.n = 0
 	c.blkN, c.nmins, c.floor, c.nfloor = 0, 0, 0, 0
-	c.npts, c.dp, c.dps, c.ndps, c.vh, c.nb = 0, 0, 0, 0, 0, 0
+	c.npts, c.ncand, c.vh, c.nb, c.hullDue = 0, 0, 0, 0, false
 	c.nwarm = 0
 	c.reject = 0
 	c.resets++
@@ -270,17 +289,18 @@ func (c *clock) feed(t int64, f uint64) bool {
 	tau := xp[0]
 	z := float64(t-c.base) * secondsPerNs
 	y := z - tau
-	c.pts[c.npts%hullPoints] = point{t, f}
-	c.npts++
-	if c.nb > 2 {
-		c.ndps++
-		// Short while the clock is young (the correction shrinks fast as
-		// the filter learns the rate), a second once it is not.
-		k := hullSmooth
-		if c.ndps < 10*hullSmooth {
-			k = hullSmooth / 8
+	if c.hull != nil {
+		// Only a group's earliest stamp can be a vertex of the hull,
+		// unless another one in it lies within the hull line's tilt
+		// across the group (a ppm over 43 ms: 0.04 µs) of it.
+		if c.npts%hullGroup == 0 || y < c.gMin {
+			c.gMin, c.gPt = y, point{t, f}
 		}
-		c.dps += (c.dp - c.dps) / float64(min(c.ndps, k))
+		c.npts++
+		if c.npts%hullGroup == 0 {
+			c.hull.pts[c.ncand%hullCands] = c.gPt
+			c.ncand++
+		}
 	}
 	if c.n >= innovStart {
 		c.envelope(t, f, y)
@@ -344,6 +364,10 @@ func (c *clock) feed(t int64, f uint64) bool {
 	c.P = P
 	c.frames = f
 	c.n++
+	if c.hullDue {
+		c.hullDue = false
+		c.hullUpdate()
+	}
 	if c.nmins > 0 && c.lateFrac > 0 {
 		// A running mean, then a one-pole over floorSmooth stamps: the
 		// edge's steps (a block minimum leaving the window) are spread
@@ -380,69 +404,190 @@ func (c *clock) envelope(t int64, f uint64, y float64) {
 	c.blkN = 0
 	c.mins[c.nmins%floorBlocks] = c.blkPt
 	c.nmins++
-	if c.lateFrac > 0 && c.npts >= 2*floorBlock {
-		// The hull's rate against the filter's, weighted by how well each
-		// is known: the filter's variance is P11; the hull's is measured
-		// from one block's hull rate to the next (half the mean squared
-		// difference). At 20 µs of latency the hull is known far better
-		// and carries the rate; at 1 ms it scatters by ppm and the filter
-		// keeps it.
-		d := c.hullSlope()
-		hb := c.p + d
-		if c.nb > 0 {
-			e := hb - c.hb
-			c.vh += (e*e/2 - c.vh) / float64(min(c.nb, 4))
+	c.hullDue = c.hull != nil && c.lateFrac > 0 && c.npts >= 2*floorBlock
+}
+
+// hullUpdate measures the filter's curve against the stamps' lower hull
+// (see hullLine) and feeds what it finds to the filter as measurements:
+// the clock's rate at the hull's mean position xc, in the past,
+// H = (0, 1, xc, xc²/2); and, from the hulls of the older and the newer
+// half, how the rate changed between their mean positions, which is the
+// drift, H = (0, 0, 1, (x1+x2)/2). The rate now is the rate at xc plus
+// the drift times -xc: without the second the drift would be the
+// least-squares filter's, whose error, levered over the eleven seconds
+// back to xc, outweighs the hull's own by ten at 20 µs of latency.
+//
+// Each variance is the hull's expected scatter (hullLine), raised by half
+// the squared step of the full hull's rate from the last block if that
+// is larger (an early stamp entering or leaving the window), and spread
+// over the blocks that share the window: successive hulls share all but
+// floorBlock of their stamps and their errors with them, so a window's
+// worth of updates together carries one hull's information (while the
+// window grows, four times as much). Stamps that are not all arrivals
+// weigh less, in their share.
+func (c *clock) hullUpdate() {
+	n, stamps := c.hullLoad()
+	d, sd, xc, va, vb := c.hullLine(0, n)
+	// A stamp far earlier than the rest (a clock read gone wrong) would
+	// hold the hull for the whole window: a vertex whose removal moves
+	// the slope by more than hullOutlier of its expected scatter is left
+	// out, twice at most.
+	for range 2 {
+		out := false
+		for _, v := range [2]int{va, vb} {
+			if v < 0 || sd <= 0 {
+				continue
+			}
+			r := c.hull.hr[v]
+			c.hull.hr[v] = math.Inf(1)
+			d2, sd2, xc2, va2, vb2 := c.hullLine(0, n)
+			if sd2 > 0 && math.Abs(d2-d) > hullOutlier*math.Max(sd, sd2) {
+				d, sd, xc, va, vb = d2, sd2, xc2, va2, vb2
+				c.earlies++
+				out = true
+				break
+			}
+			c.hull.hr[v] = r
 		}
-		c.hb = hb
-		c.nb++
-		if vk := math.Max(c.P[1][1], 0); c.nb > 2 && vk+c.vh > 0 {
-			c.dp = d * vk / (vk + c.vh)
+		if !out {
+			break
+		}
+	}
+	hb := c.p + c.a*xc + c.j*xc*xc/2 + d // the hull's own rate at xc
+	if c.nb > 0 {
+		e := hb - c.hb
+		c.vh += (e*e/2 - c.vh) / float64(min(c.nb, 4))
+	}
+	c.hb = hb
+	c.nb++
+	if c.nb <= 2 || sd <= 0 {
+		return
+	}
+	inflate := math.Max(1, c.vh/(sd*sd)) * float64(stamps) / floorBlock / (c.lateFrac * c.lateFrac)
+	if c.npts < hullPoints {
+		// A growing window gains more than it shares: its hull's
+		// information grows as n⁴ (error ∝ 1/n²), so floorBlock more
+		// stamps add 4·floorBlock/n of it.
+		inflate /= 4
+	}
+	c.measure([order]float64{0, 1, xc, xc * xc / 2}, d, sd*sd*inflate)
+	if stamps < hullSplit {
+		return
+	}
+	d1, sd1, x1, _, _ := c.hullLine(0, n/2)
+	d2, sd2, x2, _, _ := c.hullLine(n/2, n)
+	if sd1 <= 0 || sd2 <= 0 {
+		return
+	}
+	dx := x2 - x1
+	c.measure([order]float64{0, 0, 1, (x1 + x2) / 2}, (d2-d1)/dx, (sd1*sd1+sd2*sd2)/(dx*dx)*inflate)
+}
+
+// measure is the filter's update by one scalar measurement y of H·x
+// (relative to the state: y is the innovation) with variance R.
+func (c *clock) measure(H [order]float64, y, R float64) {
+	var PH [order]float64
+	for i := range order {
+		for k := range order {
+			PH[i] += c.P[i][k] * H[k]
+		}
+	}
+	S := R
+	for i := range order {
+		S += H[i] * PH[i]
+	}
+	c.tau += PH[0] / S * y
+	c.p += PH[1] / S * y
+	c.a += PH[2] / S * y
+	c.j += PH[3] / S * y
+	for i := range order {
+		for k := range order {
+			c.P[i][k] -= PH[i] * PH[k] / S
 		}
 	}
 }
 
-// hullSlope measures the filter's rate error on the lower hull of the
-// last hullPoints stamps, taken against the filter's own curve (which
-// carries the drift, so the hull needs only a line): the supporting line
-// that touches the hull at the stamps' mean position is the one that
-// lies least above them all, and its slope is what the curve's rate
-// misses. A least-squares rate over n stamps with latency spread J is
-// off by about J·sqrt(12/n)/T; the hull's by about J/(n·T).
-func (c *clock) hullSlope() float64 {
-	n := min(c.npts, hullPoints)
-	if n < 2*floorBlock {
-		return 0
-	}
-	// Oldest first: the ring's order from npts-n.
-	var mx float64
+// hullLoad takes the candidates of the last hullPoints stamps (or as
+// many as there are), oldest first, against the filter's curve: hx the
+// time of each relative to the newest position, hr how far it sits after
+// the curve. It returns how many, and how many stamps they stand for.
+func (c *clock) hullLoad() (n, stamps int) {
+	hs := c.hull
+	n = min(c.ncand, hullCands)
 	for i := 0; i < n; i++ {
-		p := c.pts[(c.npts-n+i)%hullPoints]
-		c.hx[i] = float64(int64(p.f-c.frames)) / c.nominal
-		c.hr[i] = c.residual(p)
-		mx += c.hx[i]
+		p := hs.pts[(c.ncand-n+i)%hullCands]
+		hs.hx[i] = float64(int64(p.f-c.frames)) / c.nominal
+		hs.hr[i] = c.residual(p)
+	}
+	return n, n * hullGroup
+}
+
+// hullLine measures the filter's rate error on the lower hull of the
+// loaded stamps lo..hi-1, taken against the filter's own curve (which
+// carries the drift, so the hull needs only a line): the supporting line
+// that touches the hull at the stamps' mean position mean (s, relative to
+// the newest) is the one that lies least above them all, and its slope is
+// what the curve's rate misses there. A least-squares rate over n stamps
+// with latency spread J is off by about J·sqrt(12/n)/T; the hull's by
+// about J/(n·T), and std says how much from the stamps themselves.
+func (c *clock) hullLine(lo, hi int) (slope, std, mean float64, va, vb int) {
+	hs := c.hull
+	n := hi - lo
+	var mx float64
+	for i := lo; i < hi; i++ {
+		mx += hs.hx[i]
 	}
 	mx /= float64(n)
 	// Andrew's monotone chain, lower half; x increases with the count.
 	h := 0
-	for i := 0; i < n; i++ {
+	for i := lo; i < hi; i++ {
+		if math.IsInf(hs.hr[i], 1) { // left out (see hullUpdate)
+			continue
+		}
 		for h >= 2 {
-			a, b := c.hidx[h-2], c.hidx[h-1]
-			cross := (c.hx[b]-c.hx[a])*(c.hr[i]-c.hr[a]) - (c.hr[b]-c.hr[a])*(c.hx[i]-c.hx[a])
+			a, b := hs.idx[h-2], hs.idx[h-1]
+			cross := (hs.hx[b]-hs.hx[a])*(hs.hr[i]-hs.hr[a]) - (hs.hr[b]-hs.hr[a])*(hs.hx[i]-hs.hx[a])
 			if cross > 0 {
 				break
 			}
 			h--
 		}
-		c.hidx[h] = int32(i)
+		hs.idx[h] = int32(i)
 		h++
 	}
 	for k := 0; k+1 < h; k++ {
-		a, b := c.hidx[k], c.hidx[k+1]
-		if c.hx[b] >= mx {
-			return (c.hr[b] - c.hr[a]) / (c.hx[b] - c.hx[a])
+		a, b := hs.idx[k], hs.idx[k+1]
+		if hs.hx[b] < mx {
+			continue
 		}
+		slope = (hs.hr[b] - hs.hr[a]) / (hs.hx[b] - hs.hx[a])
+		// How well the line is known follows from how densely the
+		// stamps crowd the edge: with latency density f0 at the least
+		// latency, the m-th nearest stamp above the line sits about
+		// m/(n·f0) above it, and the slope is off by about
+		// hullScatter/(n·f0·W) over a window of W seconds
+		// (hullScatter measured for uniform, exponential and
+		// half-normal latency, n from 512 to 4096).
+		var near [hullNear]float64
+		for i := range near {
+			near[i] = math.Inf(1)
+		}
+		for i := lo; i < hi; i++ {
+			d := hs.hr[i] - hs.hr[a] - slope*(hs.hx[i]-hs.hx[a])
+			if d >= near[hullNear-1] {
+				continue
+			}
+			j := hullNear - 1
+			for ; j > 0 && near[j-1] > d; j-- {
+				near[j] = near[j-1]
+			}
+			near[j] = d
+		}
+		w := hs.hx[hi-1] - hs.hx[lo]
+		m := hullNear
+		return slope, hullScatter * near[m-1] / (float64(m) * w), mx, int(a), int(b)
 	}
-	return 0
+	return 0, 0, mx, -1, -1
 }
 
 // residual is how far stamp p sits after the filter's curve, s.
@@ -482,10 +627,6 @@ func (c *clock) noteLate(late bool) {
 	c.nlate++
 	c.lateFrac += (v - c.lateFrac) / float64(min(c.nlate, lateWindow))
 }
-
-// rate is the clock's seconds per nominal second: the filter's, corrected
-// by the hull in the share of the stamps that are arrivals.
-func (c *clock) rate() float64 { return c.p + c.lateFrac*c.dps }
 
 // edge is the time (s, relative to base) the newest frame position was
 // reached: tau moved to the stamps' low edge in the share of them that

@@ -78,7 +78,7 @@ func TestWarmupLeavesOutInconsistentPoints(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(3, 4))
 			var c clock
-			c.init(48000, 1e-30, 1e-9, 1e-12, 50e-6, 25e-12)
+			c.init(48000, 1e-30, 1e-9, 1e-12, 50e-6, 25e-12, false)
 			const period = 256
 			sec := period / 48000.0 * (1 + 300e-6)
 			k := 1
@@ -101,6 +101,9 @@ func TestWarmupLeavesOutInconsistentPoints(t *testing.T) {
 // with late-only stamps the edge sits within a few µs of the true
 // completions while the filter's own phase (tau) sits at the mean
 // latency; one early stamp (a clock read gone wrong) does not move it.
+// The rate is the filter's with the lower hull fed in: once the hull's
+// window is full (from 25 s on) it is judged against the same filter fed
+// the same stamps marked as brackets, which takes no hull.
 func TestClockEdge(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -108,26 +111,32 @@ func TestClockEdge(t *testing.T) {
 		early   float64 // s: one stamp this early at 12 s
 		tol     float64 // s: |edge - truth| allowed
 		mean    bool    // the stamps are not marked arrivals: the phase is their mean
-		rateTol float64 // ppm RMS: rate error allowed from 10 s on
+		rateTol float64 // ppm RMS: rate error allowed from 25 s on
+		gain    float64 // the filter alone must be this many times worse
 	}{
-		{"late 0-69 µs", 69e-6, 0, 3e-6, false, 0.15},
-		{"late 0-1 ms", 1e-3, 0, 35e-6, false, 2.5},
-		{"late 0-69 µs, one stamp 1 ms early", 69e-6, 1e-3, 3e-6, false, 0.2},
-		{"exact stamps", 0, 0, 0.5e-6, false, 0.01},
-		{"0-69 µs, not marked arrivals: the mean", 69e-6, 0, 0.5e-6, true, 0.2},
+		{"late 0-69 µs", 69e-6, 0, 3e-6, false, 0.06, 3},
+		{"late 0-1 ms", 1e-3, 0, 35e-6, false, 1, 3},
+		{"late 0-69 µs, one stamp 1 ms early", 69e-6, 1e-3, 3e-6, false, 0.06, 3},
+		{"exact stamps", 0, 0, 0.5e-6, false, 0.01, 0},
+		{"0-69 µs, not marked arrivals: the mean", 69e-6, 0, 0.5e-6, true, 0.2, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := New(Config{DeviceRate: 48000, GraphRate: 48000, DevicePeriod: 256, GraphPeriod: 256, Target: 1000})
-			if err != nil {
-				t.Fatal(err)
+			var c, ref *Controller
+			for _, p := range []**Controller{&c, &ref} {
+				var err error
+				*p, err = New(Config{DeviceRate: 48000, GraphRate: 48000, DevicePeriod: 256, GraphPeriod: 256, Target: 1000})
+				if err != nil {
+					t.Fatal(err)
+				}
 			}
 			rng := rand.New(rand.NewPCG(3, 4))
 			const ppm = 120
 			sec := 256.0 / 48000 / (1 + ppm*1e-6)
+			trueP := 1 / (1 + ppm*1e-6)
 			t0 := 100.0
-			var worst, tauOff, rateErr, filterErr float64
-			n := 0
-			for i := 1; i <= int(20/sec); i++ {
+			var worst, tauOff, rateErr, refErr float64
+			n, nr := 0, 0
+			for i := 1; i <= int(60/sec); i++ {
 				truth := t0 + float64(i)*sec
 				ts := truth + rng.Float64()*tc.late
 				if tc.early > 0 && i == int(12/sec) {
@@ -135,6 +144,8 @@ func TestClockEdge(t *testing.T) {
 				}
 				c.dev.update(int64(ts*1e9), uint64(i*256))
 				c.dev.noteLate(!tc.mean)
+				ref.dev.update(int64(ts*1e9), uint64(i*256))
+				ref.dev.noteLate(false)
 				if float64(i)*sec < 10 {
 					continue
 				}
@@ -148,21 +159,31 @@ func TestClockEdge(t *testing.T) {
 					worst = e
 				}
 				tauOff = base + c.dev.tau - truth
-				trueP := 1 / (1 + ppm*1e-6)
-				rateErr += math.Pow((c.dev.rate()-trueP)*1e6, 2)
-				filterErr += math.Pow((c.dev.p-trueP)*1e6, 2)
+				if float64(i)*sec < 25 {
+					continue
+				}
+				nr++
+				rateErr += math.Pow((c.dev.p-trueP)*1e6, 2)
+				refErr += math.Pow((ref.dev.p-trueP)*1e6, 2)
 			}
-			if n < 1800 {
-				t.Fatalf("only %d stamps judged", n)
+			if n < 9000 || nr < 6500 {
+				t.Fatalf("only %d/%d stamps judged", n, nr)
 			}
-			rateErr, filterErr = math.Sqrt(rateErr/float64(n)), math.Sqrt(filterErr/float64(n))
-			t.Logf("edge within %.2f µs of the completions from 10 s on; the filter's mean phase %.1f µs late; rate %.3f ppm RMS off (the filter's alone %.3f)",
-				worst*1e6, tauOff*1e6, rateErr, filterErr)
+			rateErr, refErr = math.Sqrt(rateErr/float64(nr)), math.Sqrt(refErr/float64(nr))
+			t.Logf("edge within %.2f µs of the completions from 10 s on; the filter's mean phase %.1f µs late; rate %.4f ppm RMS off from 25 s on (the filter without the hull %.4f)",
+				worst*1e6, tauOff*1e6, rateErr, refErr)
 			if rateErr > tc.rateTol {
-				t.Errorf("rate %.3f ppm RMS off, want <= %.3f", rateErr, tc.rateTol)
+				t.Errorf("rate %.4f ppm RMS off, want <= %.4f", rateErr, tc.rateTol)
+			}
+			if tc.gain > 0 && rateErr*tc.gain > refErr {
+				t.Errorf("rate %.4f ppm RMS off with the hull, %.4f without: want %.1f times better", rateErr, refErr, tc.gain)
 			}
 			if worst > tc.tol {
 				t.Errorf("edge %.2f µs off the true completions, want <= %.2f", worst*1e6, tc.tol*1e6)
+			}
+			// The early stamp is left out of the hull, and nothing else is.
+			if want := tc.early > 0; (c.dev.earlies > 0) != want {
+				t.Errorf("%d hull vertices left out as early; want them only with an early stamp", c.dev.earlies)
 			}
 		})
 	}

@@ -289,10 +289,10 @@ func (c *Controller) Reset() {
 	slope := c.cfg.DriftRate * 1e-6 / 60
 	jerk := 2 * slope / 60
 	q := jerk * jerk / 60 * snapScale
-	c.dev.init(c.cfg.DeviceRate, q, slope, jerk, c.cfg.Jitter, jitterFloor*jitterFloor)
+	c.dev.init(c.cfg.DeviceRate, q, slope, jerk, c.cfg.Jitter, jitterFloor*jitterFloor, true)
 	// The sink's times are already filtered by the server; start from a
 	// small guess and let the filter measure the rest.
-	c.snk.init(c.cfg.GraphRate, q*sinkQ, slope, jerk, sinkFloor, sinkFloor*sinkFloor)
+	c.snk.init(c.cfg.GraphRate, q*sinkQ, slope, jerk, sinkFloor, sinkFloor*sinkFloor, false)
 	c.ln.init(c.cfg.GraphRate)
 	c.ratio, c.ff = c.nominal, c.nominal
 	c.state = Waiting
@@ -325,7 +325,7 @@ func (c *Controller) Stats() Stats {
 	s.Ratio = c.ratio
 	s.PPM = (c.ratio/c.nominal - 1) * 1e6
 	if c.dev.valid() {
-		s.DevicePPM = (1/c.dev.rate() - 1) * 1e6
+		s.DevicePPM = (1/c.dev.p - 1) * 1e6
 		s.JitterUS = c.dev.jitter() * 1e6
 	}
 	if c.snkValid() {
@@ -373,7 +373,7 @@ func (c *Controller) devPosAtSink(g float64) float64 {
 		ts := c.snk.tau + c.snk.p*du + c.snk.a*du*du/2 + c.snk.j*du*du*du/6
 		dt = float64(c.snk.base-c.dev.base)*secondsPerNs + ts - c.dev.edge()
 	}
-	return float64(c.dev.frames) + dt/c.dev.rate()*c.dev.nominal
+	return float64(c.dev.frames) + dt/c.dev.p*c.dev.nominal
 }
 
 // Update runs the controller for one device interrupt.
@@ -469,7 +469,7 @@ func (c *Controller) Update(in Input) Output {
 			ps = math.Min(c.ffSnk+d, math.Max(c.ffSnk-d, ps))
 		}
 		c.ffSnk, c.ffSnkOn = ps, c.state == Locked
-		ff = c.nominal * c.dev.rate() / ps
+		ff = c.nominal * c.dev.p / ps
 	}
 	lo, hi := c.nominal*(1-cfg.MaxDeviation), c.nominal*(1+cfg.MaxDeviation)
 	ff = math.Min(hi, math.Max(lo, ff))

@@ -149,8 +149,8 @@ var issueTargets = target{lock: 5, ratioRMS: 0.1, stepMax: 0.01, win100: 0.1, de
 
 func check(t *testing.T, name string, r simResult, want target) {
 	t.Helper()
-	t.Logf("%-34s lock %5.2f s | ratio %.3f ppm RMS (max %.2f) | step %.1e ppm RMS, %.1e max, %.3f in 100 ms | delay %.3f RMS, %.3f max (mean %+.3f) | min margin %.0f, max fill %.0f/%d | align %d resync %d lost %d late %d skipped %d",
-		name, r.lockTime, r.ratioRMS, r.ratioMax, r.stepRMS, r.stepMax, r.win100Max, r.delayRMS, r.delayMax, r.delayMean,
+	t.Logf("%-34s lock %5.2f s | ratio %.3f ppm RMS (max %.2f; clocks %.3f/%.3f) | step %.1e ppm RMS, %.1e max, %.3f in 100 ms | delay %.3f RMS, %.3f max (mean %+.3f) | min margin %.0f, max fill %.0f/%d | align %d resync %d lost %d late %d skipped %d",
+		name, r.lockTime, r.ratioRMS, r.ratioMax, r.devRMS, r.snkRMS, r.stepRMS, r.stepMax, r.win100Max, r.delayRMS, r.delayMax, r.delayMean,
 		r.minMargin, r.maxFill, r.capacity, r.stats.Alignments, r.stats.Resyncs, r.stats.LostIRQs, r.stats.LateIRQs, r.stats.SkippedCycles)
 	var bad []string
 	if want.lock > 0 && r.lockTime > want.lock {

@@ -22,7 +22,7 @@ import (
 // about 0.5 ppm with the sink's own estimate, so "below 1 ppm from 5 s
 // on" would be a two-sigma event; the stamps' lower hull knows the rate
 // far better (its error falls as 1/n), and nine runs in ten lock within
-// 4.4 s (TestLockSpread). The bound here is 7 s, for the tail.
+// 4.2 s (TestLockSpread). The bound here is 7 s, for the tail.
 func TestSimOffsets(t *testing.T) {
 	for _, ppm := range offsets {
 		want := issueTargets
@@ -37,7 +37,7 @@ func TestSimOffsets(t *testing.T) {
 
 // TestLockSpread runs ±200 ppm at 20 µs over many seeds (one simulated
 // minute each) and logs the lock-time distribution: median 2.9 s, 90th
-// percentile 4.4 s, worst 5.7 s over these 100. The device rate from the
+// percentile 4.2 s, worst 6.0 s over these 100. The device rate from the
 // stamps' lower hull does that: from the filter's least-squares rate
 // alone they measured 4.0, 5.5 and 8.7 s, and with exact device stamps
 // 2.6, 3.6 and 4.7 s (the graph clock's share).
@@ -79,16 +79,17 @@ func TestSimDriftRamps(t *testing.T) {
 }
 
 // TestSimJitter1ms: interrupt latency up to 1 ms (uniform 0-1 ms, 289 µs
-// RMS; fifteen times the realistic figure): no xrun, no resync storm, the
-// ratio and delay stay bounded. Physics: the rate over T seconds is then
-// known to 289 µs·sqrt(12/(187.5·T))/T by least squares, 1 ppm only after
-// ~20 s, and the hull over 5.5 s scatters by about a ppm; with the default
-// process noise (5 ppm/min ramps followed) what is left is 0.4 ppm RMS of
-// ratio error. The delay stays within a frame: the device phase is taken
-// from the stamps' lower edge, not their mean, which sits 0.5 ms (24
-// frames) late.
+// RMS; fifteen times the realistic figure). Physics: the rate over T
+// seconds is known to 289 µs·sqrt(12/(187.5·T))/T by least squares, 1
+// ppm only after ~20 s; the lower hull of 4096 stamps knows it to about
+// 0.07 ppm, which leaves 0.10-0.11 ppm RMS of ratio error (the issue asks
+// 0.1) with the graph clock's 0.03. Lock to 1 ppm takes from 7 s to two
+// minutes: at 5 s the hull of 940 stamps scatters by 1.7 ppm, so no
+// estimator locks to 1 ppm by then. The delay stays within a frame: the
+// device phase is taken from the stamps' lower edge, not their mean,
+// which sits 0.5 ms (24 frames) late.
 func TestSimJitter1ms(t *testing.T) {
-	want := target{ratioRMS: 1.5, stepMax: 0.01, win100: 0.2, delayMax: 5, noUnderrun: true}
+	want := target{ratioRMS: 0.15, stepMax: 0.01, win100: 0.2, delayMax: 2, noUnderrun: true}
 	for _, ppm := range offsets {
 		r, err := runSim(faults(simConfig{devPPM: ppm, irqJitter: 1e-3 / math.Sqrt(12), duration: 3600, settle: 600, seed: uint64(ppm + 8000)}))
 		if err != nil {
