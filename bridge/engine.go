@@ -151,6 +151,7 @@ type counters struct {
 	lock        atomic.Uint32
 	ratioPPM    atomic.Uint64 // float64 bits
 	devicePPM   atomic.Uint64
+	arrivals    atomic.Uint64
 	graphPPM    atomic.Uint64
 	errorFrames atomic.Uint64
 	resyncs     atomic.Uint64
@@ -187,6 +188,7 @@ type Stats struct {
 	RatioPPM  float64 `json:"ratio_ppm"`      // ratio in use vs nominal
 	DevicePPM float64 `json:"device_ppm"`     // device clock vs CLOCK_MONOTONIC
 	GraphPPM  float64 `json:"graph_ppm"`      // graph clock vs CLOCK_MONOTONIC
+	Arrivals  float64 `json:"arrival_share"`  // share of device stamps that are arrivals (late-only)
 	Error     float64 `json:"error_frames"`   // latency minus target
 	Resyncs   uint64  `json:"resyncs"`        // corrections past the bound
 	// SkippedCycles are graph cycles that did not read from the queue
@@ -664,6 +666,7 @@ func (e *Engine) publish() {
 	e.stats.lock.Store(uint32(st.State))
 	e.stats.ratioPPM.Store(math.Float64bits(st.PPM))
 	e.stats.devicePPM.Store(math.Float64bits(st.DevicePPM))
+	e.stats.arrivals.Store(math.Float64bits(st.Arrivals))
 	e.stats.graphPPM.Store(math.Float64bits(st.GraphPPM))
 	e.stats.errorFrames.Store(math.Float64bits(st.Error))
 	e.stats.latency.Store(int64(math.Round(st.Latency * 1000)))
@@ -729,6 +732,7 @@ func (e *Engine) Stats() Stats {
 	st.Lock = drift.State(e.stats.lock.Load()).String()
 	st.RatioPPM = math.Float64frombits(e.stats.ratioPPM.Load())
 	st.DevicePPM = math.Float64frombits(e.stats.devicePPM.Load())
+	st.Arrivals = math.Float64frombits(e.stats.arrivals.Load())
 	st.GraphPPM = math.Float64frombits(e.stats.graphPPM.Load())
 	st.Error = math.Float64frombits(e.stats.errorFrames.Load())
 	st.Resyncs = e.stats.resyncs.Load()

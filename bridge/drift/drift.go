@@ -200,6 +200,9 @@ type Stats struct {
 	Error, Latency float64
 	// JitterUS: measured interrupt timestamp jitter, µs RMS.
 	JitterUS float64
+	// Arrivals: the share of recent device stamps that were arrivals
+	// (Input.Late), 0..1: how much the lower edge and hull count.
+	Arrivals float64
 	// LockedAt: Input.Time of the update that first locked (0: not yet).
 	LockedAt int64
 	// Alignments: corrections while acquiring (the first included);
@@ -327,6 +330,7 @@ func (c *Controller) Stats() Stats {
 	if c.dev.valid() {
 		s.DevicePPM = (1/c.dev.p - 1) * 1e6
 		s.JitterUS = c.dev.jitter() * 1e6
+		s.Arrivals = c.dev.lateFrac
 	}
 	if c.snkValid() {
 		s.GraphPPM = (1/c.snkP() - 1) * 1e6
