@@ -51,6 +51,14 @@ var (
 // reach it again (Config.Reconnect).
 const ReconnectInterval = 250 * time.Millisecond
 
+// CloseTimeout is how long a reconnect waits for libjack to close the
+// client a dead server dropped. libjack can hang there for good (jack2
+// issue 395: jack_client_close after a server shutdown waits on a lock
+// its own client thread holds); a process in that state can never open
+// another client, so the Client ends with an error a supervisor can act
+// on instead of waiting for a server it could not join.
+const CloseTimeout = 5 * time.Second
+
 // Config says which server to join and how to name the ports.
 type Config struct {
 	Name       string // client name; JACK may append a suffix if taken
@@ -95,6 +103,13 @@ type Client struct {
 	reconnects atomic.Uint64
 	err        error
 	closed     bool
+	// hung: libjack never returned from closing a dropped client, and
+	// its threads may still hold j.
+	hung bool
+	// beforeClose, when set (tests), runs before a reconnect closes the
+	// dropped client, on the goroutine that closes it: a test stands in
+	// libjack's hang with it.
+	beforeClose func()
 }
 
 // serverName is what the user would call the server in a message.
@@ -251,10 +266,12 @@ func (c *Client) watch() {
 // another rate (Err says so).
 func (c *Client) reconnect(reason string) bool {
 	c.mu.Lock()
-	// After a shutdown jack_client_close only frees: no callback runs.
-	C.jack_client_close(c.j.client)
+	client, before := c.j.client, c.beforeClose
 	c.j.client = nil
 	c.mu.Unlock()
+	if !c.closeDropped(client, before) {
+		return false
+	}
 	c.logf(slog.LevelWarn, "JACK server gone; the device keeps running and its audio is dropped until the server returns",
 		"reason", reason)
 	since := time.Now()
@@ -295,6 +312,45 @@ func (c *Client) reconnect(reason string) bool {
 			"away", time.Since(since).Round(time.Millisecond).String(), "reconnects", n)
 		return true
 	}
+}
+
+// closeDropped closes the client a dead server dropped (after a shutdown
+// jack_client_close only frees: no callback runs) and reports whether
+// libjack returned within CloseTimeout. If it did not, the close goes on
+// on its own thread, the Client keeps j for it, and Err says why the
+// Client ended.
+func (c *Client) closeDropped(client *C.jack_client_t, before func()) bool {
+	closed := make(chan struct{})
+	go func() {
+		if before != nil {
+			before()
+		}
+		C.jack_client_close(client)
+		close(closed)
+	}()
+	t := time.NewTimer(CloseTimeout)
+	defer t.Stop()
+	select {
+	case <-closed:
+		return true
+	case <-c.quit:
+		// Close was called: it waits for nothing of this client, but
+		// must not free j while libjack may still be in it.
+		select {
+		case <-closed:
+			return false
+		case <-t.C:
+		}
+	case <-t.C:
+	}
+	err := fmt.Errorf("jack: server %q: %w: libjack did not return from closing the client the server dropped within %v (jack2 issue 395); this process cannot open another client",
+		serverName(c.cfg.Server), ErrShutdown, CloseTimeout)
+	c.mu.Lock()
+	c.hung = true
+	c.err = err
+	c.mu.Unlock()
+	c.logf(slog.LevelError, "JACK server gone and libjack hung closing our client; stopping so a supervisor can restart sgbridge", "err", err)
+	return false
 }
 
 // errRate marks a server that came back at another sample rate.
@@ -571,7 +627,12 @@ func (c *Client) Close() error {
 	unix.Close(c.wakeW)
 	<-c.done
 	c.wakeR.Close()
-	C.free(unsafe.Pointer(c.j))
+	c.mu.Lock()
+	hung := c.hung
+	c.mu.Unlock()
+	if !hung { // else libjack's threads may still use j: it stays
+		C.free(unsafe.Pointer(c.j))
+	}
 	c.j = nil
 	return err
 }

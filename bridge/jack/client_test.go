@@ -423,3 +423,57 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 		t.Errorf("Err = %v, want the rate change", err)
 	}
 }
+
+// libjack can hang for good closing the client a dead server dropped
+// (jack2 issue 395; seen once in a CI dry run of
+// TestReconnectAfterServerRestart). The reconnect then cannot go on: the
+// Client ends within CloseTimeout with an error that names the cause, and
+// Close returns instead of waiting on the hung close.
+func TestHungCloseEndsTheClient(t *testing.T) {
+	srv := jackd.StartT(t, 48000, 256)
+	logs := &logtail.Buffer{Max: 1 << 20}
+	c, err := Open(Config{Name: "sgbhc", Server: srv.Name, Reconnect: true,
+		Log: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ring.New(2, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := c.Start(r); err != nil {
+		t.Fatal(err)
+	}
+	waitWithin(t, "first cycles", 5*time.Second, func() bool { return c.Stats().Cycles > 10 })
+	release := make(chan struct{})
+	defer close(release)
+	c.mu.Lock()
+	c.beforeClose = func() { <-release } // libjack's hang, stood in for
+	c.mu.Unlock()
+
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(CloseTimeout + 10*time.Second):
+		t.Fatalf("Done not closed %v after the server went away with the close hung", CloseTimeout+10*time.Second)
+	}
+	if err := c.Err(); !errors.Is(err, ErrShutdown) || !strings.Contains(err.Error(), "jack2 issue 395") {
+		t.Errorf("Err() = %v, want ErrShutdown naming the libjack hang", err)
+	}
+	if !strings.Contains(logs.String(), "libjack hung closing our client") {
+		t.Errorf("no message about the hang:\n%s", logs.String())
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hung behind the hung close")
+	}
+}
