@@ -162,3 +162,60 @@ func median(v []float64) float64 {
 	slices.Sort(s)
 	return s[len(s)/2]
 }
+
+// TestWatchRecoversItsAnchor: the watch predicts each completion from
+// its Predictor's anchor, which only a tight stamp moves. An anchor off
+// by more than the watch's window (Lead before, Span after) made every
+// later completion an interrupt's arrival for the rest of the run, and
+// the drift controller read the switch from brackets to arrivals as a
+// rate: 9 ppm for a while (scripts/uio-clock.sh). After a run of misses
+// the watch now predicts from the previous stamp and takes hold again.
+func TestWatchRecoversItsAnchor(t *testing.T) {
+	for _, skew := range []time.Duration{2 * time.Millisecond, -2 * time.Millisecond} {
+		t.Run(skew.String(), func(t *testing.T) {
+			p := testProfile(t, 2, 512, 8, true)
+			r := start(t, p, emu.Config{Signal: sim.Silence, PPM: 100, RTPriority: 70}, uio.Config{})
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			if got := rt.Promote(rt.Config{Priority: 60}); got.Realtime {
+				defer rt.Demote()
+			}
+			if err := r.dev.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer r.dev.Stop()
+			// read returns how many of n Completions were arrivals, and
+			// the watched ones' |error| against the emulator, ns.
+			read := func(n int) (arrivals int, errs []float64) {
+				for range n {
+					c, err := r.dev.Wait()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if c.Late {
+						arrivals++
+						continue
+					}
+					errs = append(errs, math.Abs(float64(c.Time-r.emu.CompletedAt(uint64(r.dev.RawCount())))))
+				}
+				return arrivals, errs
+			}
+			read(100) // the watch learns the period
+			uio.SkewAnchor(r.dev, int64(skew))
+			lost, _ := read(30)
+			arrivals, errs := read(100)
+			t.Logf("anchor %v off: %d of the next 30 Completions were arrivals, then %d of 100", skew, lost, arrivals)
+			if lost == 0 {
+				t.Fatal("the skewed anchor changed nothing: the test does not reach the watch")
+			}
+			if arrivals > 10 {
+				t.Errorf("%d of 100 Completions after the first 30 were arrivals: the watch never took hold again", arrivals)
+			}
+			if len(errs) > 0 {
+				if m := median(errs); m > 10e3 {
+					t.Errorf("watched Completions %.1f µs (median) off the device's, want under 10 µs", m/1e3)
+				}
+			}
+		})
+	}
+}

@@ -56,6 +56,7 @@ type Device struct {
 	checkBase bool            // the next Completion checks the base (realign)
 	prevTime  int64           // the previous Completion's stamp
 	pred      stamp.Predictor // when the next buffer is due (watch.go)
+	misses    int             // predicted completions in a row the watch did not see
 
 	stopped atomic.Bool
 }
@@ -312,7 +313,7 @@ func (d *Device) Start() error {
 	d.stopped.Store(false)
 	var drain [8]byte
 	unix.Read(d.wake, drain[:])
-	d.haveBase, d.count, d.shift, d.prevTime = false, 0, 0, 0
+	d.haveBase, d.count, d.shift, d.prevTime, d.misses = false, 0, 0, 0, 0
 	d.pred.Reset()
 	pfd := []unix.PollFd{{Fd: int32(d.fd), Events: unix.POLLIN}}
 	if n, _ := unix.Poll(pfd, 0); n > 0 && pfd[0].Revents&unix.POLLIN != 0 {

@@ -42,6 +42,9 @@ func (d *Device) watch() (t int64, tight, seen bool) {
 	// prediction back within a wake-up latency of the truth.
 	if wait := predicted - int64(stamp.Lead) - nowNs(); wait > 0 {
 		if ready, _, err := rt.Poll(d.pfd[:], wait); ready != 0 || (err != nil && err != unix.EINTR) {
+			if err == nil {
+				d.missed(ok)
+			}
 			return 0, false, false
 		}
 	}
@@ -52,6 +55,7 @@ func (d *Device) watch() (t int64, tight, seen bool) {
 	// loop's thread: they are a wait too (internal/rt).
 	pending, now, moved := rt.Watch(reg, filling, predicted+int64(stamp.Span))
 	if !moved {
+		d.missed(ok)
 		return 0, false, false
 	}
 	if pending == 0 && now < predicted {
@@ -59,8 +63,33 @@ func (d *Device) watch() (t int64, tight, seen bool) {
 		// late, or the ring's alignment is off (realign mends it at the
 		// interrupt). Either way the register says nothing about when;
 		// the interrupt's arrival is the safer stamp.
+		d.missed(ok)
 		return 0, false, false
 	}
+	d.misses = 0
 	t, tight = stamp.Bracket(pending, 0, now, f.Period, f.Period, float64(f.Rate), predicted)
 	return t, tight, true
+}
+
+// missRun is how many predicted completions in a row the watch may miss
+// before the prediction's anchor is dropped.
+const missRun = 8
+
+// missed counts a completion the watch did not see, fromAnchor if it was
+// predicted from the Predictor's anchor. Only a tight stamp moves the
+// anchor, and a watch that misses takes none: an anchor off by more than
+// the watch's window (taken from a register the emulator wrote late, as
+// four flukes in a row are, or a device whose phase jumped) would keep
+// every later prediction off, and every later stamp an interrupt's
+// arrival, for good. Dropping it predicts from the previous stamp, an
+// arrival a wake-up latency (under stamp.Lead) late, so the next look
+// starts before the register moves and anchors the Predictor again.
+func (d *Device) missed(fromAnchor bool) {
+	if !fromAnchor {
+		return
+	}
+	if d.misses++; d.misses >= missRun {
+		d.pred.Forget()
+		d.misses = 0
+	}
 }
