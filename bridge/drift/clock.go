@@ -584,8 +584,7 @@ func (c *clock) hullLine(lo, hi int) (slope, std, mean float64, va, vb int) {
 			near[j] = d
 		}
 		w := hs.hx[hi-1] - hs.hx[lo]
-		m := hullNear
-		return slope, hullScatter * near[m-1] / (float64(m) * w), mx, int(a), int(b)
+		return slope, hullScatter * near[hullNear-1] / (hullNear * w), mx, int(a), int(b)
 	}
 	return 0, 0, mx, -1, -1
 }

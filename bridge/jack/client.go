@@ -316,41 +316,44 @@ func (c *Client) reconnect(reason string) bool {
 
 // closeDropped closes the client a dead server dropped (after a shutdown
 // jack_client_close only frees: no callback runs) and reports whether
-// libjack returned within CloseTimeout. If it did not, the close goes on
-// on its own thread, the Client keeps j for it, and Err says why the
+// libjack returned within CloseTimeout. If it did not, Err says why the
 // Client ended.
 func (c *Client) closeDropped(client *C.jack_client_t, before func()) bool {
-	closed := make(chan struct{})
-	go func() {
-		if before != nil {
-			before()
-		}
-		C.jack_client_close(client)
-		close(closed)
-	}()
-	t := time.NewTimer(CloseTimeout)
-	defer t.Stop()
-	select {
-	case <-closed:
+	if _, ok := c.closeWithin(client, before); ok {
 		return true
-	case <-c.quit:
-		// Close was called: it waits for nothing of this client, but
-		// must not free j while libjack may still be in it.
-		select {
-		case <-closed:
-			return false
-		case <-t.C:
-		}
-	case <-t.C:
 	}
 	err := fmt.Errorf("jack: server %q: %w: libjack did not return from closing the client the server dropped within %v (jack2 issue 395); this process cannot open another client",
 		serverName(c.cfg.Server), ErrShutdown, CloseTimeout)
 	c.mu.Lock()
-	c.hung = true
 	c.err = err
 	c.mu.Unlock()
 	c.logf(slog.LevelError, "JACK server gone and libjack hung closing our client; stopping so a supervisor can restart sgbridge", "err", err)
 	return false
+}
+
+// closeWithin runs jack_client_close on its own goroutine and returns
+// its result and whether it returned within CloseTimeout. If it did not,
+// the close goes on on its own thread and the Client keeps j for it
+// (hung).
+func (c *Client) closeWithin(client *C.jack_client_t, before func()) (rc int, ok bool) {
+	closed := make(chan int, 1)
+	go func() {
+		if before != nil {
+			before()
+		}
+		closed <- int(C.jack_client_close(client))
+	}()
+	t := time.NewTimer(CloseTimeout)
+	defer t.Stop()
+	select {
+	case rc = <-closed:
+		return rc, true
+	case <-t.C:
+	}
+	c.mu.Lock()
+	c.hung = true
+	c.mu.Unlock()
+	return 0, false
 }
 
 // errRate marks a server that came back at another sample rate.
@@ -619,8 +622,11 @@ func (c *Client) Close() error {
 	// server shutdown; after it no callback runs. (None exists while a
 	// reconnect waits for the server.)
 	if client != nil {
-		if rc := C.jack_client_close(client); rc != 0 && c.Err() == nil {
-			err = fmt.Errorf("jack: close client %s (%d)%s", name, int(rc), detail())
+		switch rc, ok := c.closeWithin(client, nil); {
+		case !ok:
+			err = fmt.Errorf("jack: close client %s: libjack did not return within %v (jack2 issue 395)", name, CloseTimeout)
+		case rc != 0 && c.Err() == nil:
+			err = fmt.Errorf("jack: close client %s (%d)%s", name, rc, detail())
 		}
 	}
 	// Closing the write end wakes watch with EOF if no shutdown did.
