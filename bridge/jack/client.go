@@ -51,12 +51,12 @@ var (
 // reach it again (Config.Reconnect).
 const ReconnectInterval = 250 * time.Millisecond
 
-// CloseTimeout is how long a reconnect waits for libjack to close the
-// client a dead server dropped. libjack can hang there for good (jack2
-// issue 395: jack_client_close after a server shutdown waits on a lock
-// its own client thread holds); a process in that state can never open
-// another client, so the Client ends with an error a supervisor can act
-// on instead of waiting for a server it could not join.
+// CloseTimeout is how long the Client waits for libjack to open or close
+// a client. libjack can hang in jack_client_close for good (jack2 issue
+// 395: after a server shutdown it waits on a lock its own client thread
+// holds), and the hung close keeps the lock every jack_client_open takes:
+// a process in that state can never join a server again. So the Client
+// ends with an error a supervisor can act on instead of waiting forever.
 const CloseTimeout = 5 * time.Second
 
 // Config says which server to join and how to name the ports.
@@ -103,9 +103,9 @@ type Client struct {
 	reconnects atomic.Uint64
 	err        error
 	closed     bool
-	// hung: libjack never returned from closing a dropped client, and
-	// its threads may still hold j.
-	hung bool
+	// hung: libjack never returned from closing a client, and its
+	// threads may still hold j.
+	hung atomic.Bool
 	// beforeClose, when set (tests), runs before a reconnect closes the
 	// dropped client, on the goroutine that closes it: a test stands in
 	// libjack's hang with it.
@@ -148,11 +148,14 @@ func Open(cfg Config) (*Client, error) {
 	j := (*C.struct_sgb_jack)(C.calloc(1, C.sizeof_struct_sgb_jack))
 	j.wake_fd = C.int(p[1])
 
-	cname, cserver := C.CString(cfg.Name), C.CString(serverName(cfg.Server))
-	defer C.free(unsafe.Pointer(cname))
-	defer C.free(unsafe.Pointer(cserver))
-	var status C.int
-	j.client = C.sgb_jack_open(cname, cserver, &status)
+	client, status, ok := openWithin(cfg.Name, serverName(cfg.Server))
+	if !ok {
+		unix.Close(p[0])
+		unix.Close(p[1])
+		C.free(unsafe.Pointer(j))
+		return nil, fmt.Errorf("jack: open client %s on server %q: %w", cfg.Name, serverName(cfg.Server), errOpenHung)
+	}
+	j.client = client
 	if j.client == nil {
 		unix.Close(p[0])
 		unix.Close(p[1])
@@ -290,13 +293,13 @@ func (c *Client) reconnect(reason string) bool {
 		}
 		err := c.reopen()
 		if err != nil {
-			fatal := errors.Is(err, errRate)
+			fatal := errors.Is(err, errRate) || errors.Is(err, errOpenHung)
 			if fatal {
 				c.err = err
 			}
 			c.mu.Unlock()
 			if fatal {
-				c.logf(slog.LevelError, "JACK server is back at another rate; stopping", "err", err)
+				c.logf(slog.LevelError, "cannot rejoin the JACK server; stopping", "err", err)
 				return false
 			}
 			continue
@@ -350,10 +353,54 @@ func (c *Client) closeWithin(client *C.jack_client_t, before func()) (rc int, ok
 		return rc, true
 	case <-t.C:
 	}
-	c.mu.Lock()
-	c.hung = true
-	c.mu.Unlock()
+	c.hung.Store(true)
 	return 0, false
+}
+
+// errOpenHung: jack_client_open did not return within CloseTimeout.
+var errOpenHung = errors.New("libjack did not return from jack_client_open; a close that hung in libjack holds its lock (jack2 issue 395)")
+
+// openWithin runs jack_client_open on its own goroutine and returns the
+// client (nil: no server; status says why) and whether libjack returned
+// within CloseTimeout: a close that hung in libjack (see CloseTimeout)
+// holds the lock every open takes, and the caller must not wait forever
+// on it. A client that opens after all is closed again.
+func openWithin(name, server string) (client *C.jack_client_t, status C.int, ok bool) {
+	type result struct {
+		client *C.jack_client_t
+		status C.int
+	}
+	opened := make(chan result) // unbuffered: after a timeout no one takes it, and the opener closes it
+	abandoned := make(chan struct{})
+	go func() {
+		cname, cserver := C.CString(name), C.CString(server)
+		defer C.free(unsafe.Pointer(cname))
+		defer C.free(unsafe.Pointer(cserver))
+		var st C.int
+		cl := C.sgb_jack_open(cname, cserver, &st)
+		select {
+		case opened <- result{cl, st}:
+		case <-abandoned:
+			if cl != nil {
+				C.jack_client_close(cl)
+			}
+		}
+	}()
+	t := time.NewTimer(CloseTimeout)
+	defer t.Stop()
+	select {
+	case r := <-opened:
+		return r.client, r.status, true
+	case <-t.C:
+		close(abandoned)
+		// The result may have come in just now.
+		select {
+		case r := <-opened:
+			return r.client, r.status, true
+		default:
+		}
+		return nil, 0, false
+	}
 }
 
 // errRate marks a server that came back at another sample rate.
@@ -362,16 +409,15 @@ var errRate = errors.New("sample rate changed")
 // reopen opens a client on the returned server and puts the ports back on
 // the ring. Called with mu held, while no client exists.
 func (c *Client) reopen() error {
-	cname, cserver := C.CString(c.cfg.Name), C.CString(serverName(c.cfg.Server))
-	defer C.free(unsafe.Pointer(cname))
-	defer C.free(unsafe.Pointer(cserver))
-	var status C.int
-	client := C.sgb_jack_open(cname, cserver, &status)
+	client, _, ok := openWithin(c.cfg.Name, serverName(c.cfg.Server))
+	if !ok {
+		return fmt.Errorf("jack: server %q: %w: %w", serverName(c.cfg.Server), ErrShutdown, errOpenHung)
+	}
 	if client == nil {
 		return ErrNoServer
 	}
 	if rate := int(C.jack_get_sample_rate(client)); rate != c.rate {
-		C.jack_client_close(client)
+		c.closeWithin(client, nil)
 		// The ring is sized, the device opened and the controller set up
 		// for the old rate: the engine must start over.
 		return fmt.Errorf("jack: server %q came back at %d Hz, was %d Hz: %w: %w",
@@ -633,10 +679,7 @@ func (c *Client) Close() error {
 	unix.Close(c.wakeW)
 	<-c.done
 	c.wakeR.Close()
-	c.mu.Lock()
-	hung := c.hung
-	c.mu.Unlock()
-	if !hung { // else libjack's threads may still use j: it stays
+	if !c.hung.Load() { // else libjack's threads may still use j: it stays
 		C.free(unsafe.Pointer(c.j))
 	}
 	c.j = nil
