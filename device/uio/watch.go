@@ -38,8 +38,9 @@ func (d *Device) watch() (t int64, tight, seen bool) {
 	// Sleep until just before it is due, but wake for the interrupt (or
 	// Stop): an interrupt first means the prediction was late (it rests
 	// on a late stamp: a stalled reader, a Completion 1 delivered late),
-	// and the interrupt's arrival is then the stamp; it puts the next
-	// prediction back within a wake-up latency of the truth.
+	// and the interrupt's arrival is then the stamp. Without an anchor
+	// that puts the next prediction back within a wake-up latency of the
+	// truth; with one, missRun misses drop it (missed).
 	if wait := predicted - int64(stamp.Lead) - nowNs(); wait > 0 {
 		if ready, _, err := rt.Poll(d.pfd[:], wait); ready != 0 || (err != nil && err != unix.EINTR) {
 			if err == nil {
