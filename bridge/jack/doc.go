@@ -12,4 +12,11 @@
 // not become latency) and reconnects them as Connect last asked. A server
 // that returns at another sample rate ends the client: the ring, the
 // device and the drift controller were set up for the old one.
+//
+// libjack itself can hang closing a client a dead server dropped (jack2
+// issue 395, a few times in a thousand server deaths here), and the hung
+// close holds the lock every later open takes: that process can never
+// join a server again. So every open and close runs on its own goroutine,
+// bounded by CloseTimeout; a hang ends the client with ErrShutdown naming
+// it, and the caller exits for a supervisor to start it afresh.
 package jack
