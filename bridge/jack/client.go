@@ -148,25 +148,25 @@ func Open(cfg Config) (*Client, error) {
 	j := (*C.struct_sgb_jack)(C.calloc(1, C.sizeof_struct_sgb_jack))
 	j.wake_fd = C.int(p[1])
 
-	client, status, ok := openWithin(cfg.Name, serverName(cfg.Server))
-	if !ok {
+	fail := func(err error) (*Client, error) {
 		unix.Close(p[0])
 		unix.Close(p[1])
 		C.free(unsafe.Pointer(j))
-		return nil, fmt.Errorf("jack: open client %s on server %q: %w", cfg.Name, serverName(cfg.Server), errOpenHung)
+		return nil, err
+	}
+	client, status, ok := openWithin(cfg.Name, serverName(cfg.Server))
+	if !ok {
+		return fail(fmt.Errorf("jack: open client %s on server %q: %w", cfg.Name, serverName(cfg.Server), errOpenHung))
 	}
 	j.client = client
 	if j.client == nil {
-		unix.Close(p[0])
-		unix.Close(p[1])
-		C.free(unsafe.Pointer(j))
 		st := int(status)
 		if st&C.JackServerFailed != 0 || st&C.JackServerError != 0 {
-			return nil, fmt.Errorf("jack: open client %q: %w: server %q is not reachable; start one (for example `jackd -d dummy`) or pick another with --jack-server",
-				cfg.Name, ErrNoServer, serverName(cfg.Server))
+			return fail(fmt.Errorf("jack: open client %q: %w: server %q is not reachable; start one (for example `jackd -d dummy`) or pick another with --jack-server",
+				cfg.Name, ErrNoServer, serverName(cfg.Server)))
 		}
-		return nil, fmt.Errorf("jack: open client %q on server %q: %s (status %#x)%s",
-			cfg.Name, serverName(cfg.Server), statusText(st), st, detail())
+		return fail(fmt.Errorf("jack: open client %q on server %q: %s (status %#x)%s",
+			cfg.Name, serverName(cfg.Server), statusText(st), st, detail()))
 	}
 	c := &Client{
 		j:     j,

@@ -348,28 +348,38 @@ func waitWithin(t *testing.T, what string, d time.Duration, ok func() bool) {
 	}
 }
 
+// startReconnecting starts a private server and, on it, a client named
+// name with Reconnect, logging to logs, started on a ring (closed at the
+// end of the test, after the client) and running.
+func startReconnecting(t *testing.T, name string) (*jackd.Server, *Client, *logtail.Buffer) {
+	t.Helper()
+	srv := jackd.StartT(t, 48000, 256)
+	logs := &logtail.Buffer{Max: 1 << 20}
+	c, err := Open(Config{Name: name, Server: srv.Name, Reconnect: true,
+		Log: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ring.New(2, 4096)
+	if err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	t.Cleanup(func() { c.Close() }) // first: the client reads the ring
+	if err := c.Start(r); err != nil {
+		t.Fatal(err)
+	}
+	waitWithin(t, "first cycles", 5*time.Second, func() bool { return c.Stats().Cycles > 10 })
+	return srv, c, logs
+}
+
 // With Reconnect a started client outlives its server: it says the
 // server is gone, waits, registers the same ports on the server that
 // comes back and runs its process callback there; a server back at
 // another rate ends it with a reason.
 func TestReconnectAfterServerRestart(t *testing.T) {
-	srv := jackd.StartT(t, 48000, 256)
-	logs := &logtail.Buffer{Max: 1 << 20}
-	c, err := Open(Config{Name: "sgbre", Server: srv.Name, Reconnect: true,
-		Log: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	r, err := ring.New(2, 4096)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if err := c.Start(r); err != nil {
-		t.Fatal(err)
-	}
-	waitWithin(t, "first cycles", 5*time.Second, func() bool { return c.Stats().Cycles > 10 })
+	srv, c, logs := startReconnecting(t, "sgbre")
 
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
@@ -430,22 +440,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 // Client ends within CloseTimeout with an error that names the cause, and
 // Close returns instead of waiting on the hung close.
 func TestHungCloseEndsTheClient(t *testing.T) {
-	srv := jackd.StartT(t, 48000, 256)
-	logs := &logtail.Buffer{Max: 1 << 20}
-	c, err := Open(Config{Name: "sgbhc", Server: srv.Name, Reconnect: true,
-		Log: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := ring.New(2, 4096)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if err := c.Start(r); err != nil {
-		t.Fatal(err)
-	}
-	waitWithin(t, "first cycles", 5*time.Second, func() bool { return c.Stats().Cycles > 10 })
+	srv, c, logs := startReconnecting(t, "sgbhc")
 	release := make(chan struct{})
 	defer close(release)
 	c.mu.Lock()
