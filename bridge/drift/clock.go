@@ -426,7 +426,8 @@ func (c *clock) envelope(t int64, f uint64, y float64) {
 // window grows, four times as much). Stamps that are not all arrivals
 // weigh less, in their share.
 func (c *clock) hullUpdate() {
-	n, stamps := c.hullLoad()
+	n := c.hullLoad()
+	stamps := n * hullGroup // what the candidates stand for
 	d, sd, xc, va, vb := c.hullLine(0, n)
 	// A stamp far earlier than the rest (a clock read gone wrong) would
 	// hold the hull for the whole window: a vertex whose removal moves
@@ -510,16 +511,16 @@ func (c *clock) measure(H [order]float64, y, R float64) {
 // hullLoad takes the candidates of the last hullPoints stamps (or as
 // many as there are), oldest first, against the filter's curve: hx the
 // time of each relative to the newest position, hr how far it sits after
-// the curve. It returns how many, and how many stamps they stand for.
-func (c *clock) hullLoad() (n, stamps int) {
+// the curve. It returns how many.
+func (c *clock) hullLoad() int {
 	hs := c.hull
-	n = min(c.ncand, hullCands)
+	n := min(c.ncand, hullCands)
 	for i := 0; i < n; i++ {
 		p := hs.pts[(c.ncand-n+i)%hullCands]
 		hs.hx[i] = float64(int64(p.f-c.frames)) / c.nominal
 		hs.hr[i] = c.residual(p)
 	}
-	return n, n * hullGroup
+	return n
 }
 
 // hullLine measures the filter's rate error on the lower hull of the
