@@ -69,7 +69,9 @@ func startSgbridge(t *testing.T, env []string, args ...string) *proc {
 		t.Fatal(err)
 	}
 	pw.Close()
+	read := make(chan struct{})
 	go func() {
+		defer close(read)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			p.mu.Lock()
@@ -77,7 +79,18 @@ func startSgbridge(t *testing.T, env []string, args ...string) *proc {
 			p.mu.Unlock()
 		}
 	}()
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	go func() {
+		p.err = p.cmd.Wait()
+		// Wait does not wait for our reader: the process's last lines
+		// (the emulator's "emu stopped" statistics) may still be in the
+		// pipe. Done means they are in output, unless a child of it
+		// holds the pipe open.
+		select {
+		case <-read:
+		case <-time.After(2 * time.Second):
+		}
+		close(p.done)
+	}()
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
 		<-p.done
