@@ -49,6 +49,14 @@ type Sink struct {
 	// not have, so far: the sink ran but found the queue short, which is
 	// not the graph skipping it.
 	UnderrunFrames uint64
+	// Wake is when the sink's process callback began (CLOCK_MONOTONIC
+	// ns), raw, or 0 when the sink does not give it. A wake-up is late
+	// after the cycle's true start by a latency that varies and is never
+	// negative, so the graph clock is then measured from the wake-ups'
+	// lower edge, not from the server's filtered times: JACK's DLL starts
+	// from one wake-up and settles for seconds, which a young line reads
+	// as ppm of rate.
+	Wake int64
 }
 
 // Input is what the interrupt loop knows when a device interrupt wakes it.

@@ -180,6 +180,9 @@ func Open(cfg Config) (*Client, error) {
 	}
 	j.rate = C.uint32_t(c.rate)
 	j.clock_raw = C.sgb_jack_detect_clock()
+	if filteredCycleTimes(LibraryVersion()) {
+		j.filtered = 1
+	}
 	j.period = C.uint32_t(C.jack_get_buffer_size(j.client))
 	if rc := C.sgb_jack_set_callbacks(j); rc != 0 {
 		c.Close()
@@ -685,3 +688,11 @@ func (c *Client) Close() error {
 	c.j = nil
 	return err
 }
+
+// filteredCycleTimes reports whether the libjack of version v publishes
+// cycle times that its server's DLL filtered (jackd2): those start from
+// one wake-up and settle for seconds, so the sink also publishes each
+// cycle's raw wake-up and the drift controller measures the graph clock
+// from their lower edge. PipeWire's libjack publishes its driver's clock,
+// which is better than any wake-up: no wake-ups then.
+func filteredCycleTimes(v string) bool { return !strings.Contains(v, "PipeWire") }

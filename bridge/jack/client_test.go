@@ -201,6 +201,14 @@ func TestClientOnRealServer(t *testing.T) {
 		if age := now - t1.CycleStart; age < 0 || age > int64(100*time.Millisecond) {
 			t.Errorf("cycle start %d is %v from CLOCK_MONOTONIC now %d", t1.CycleStart, time.Duration(age), now)
 		}
+		// jackd2 filters its cycle times: the sink adds the raw wake-up,
+		// which comes after the cycle's start (the DLL's guess may sit a
+		// little either side of it, not a period away) and before now.
+		if t1.Wake == 0 {
+			t.Errorf("no wake-up published with jackd2's libjack %q", LibraryVersion())
+		} else if d := t1.Wake - t1.CycleStart; float64(d) < -period/2 || float64(d) > period || t1.Wake > now {
+			t.Errorf("wake-up %d is %v after the filtered cycle start, now %d", t1.Wake, time.Duration(d), now)
+		}
 		df := t1.Frames - t0.Frames
 		if df == 0 || df%256 != 0 {
 			t.Errorf("graph frames moved by %d", df)
@@ -470,5 +478,21 @@ func TestHungCloseEndsTheClient(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close hung behind the hung close")
+	}
+}
+
+func TestFilteredCycleTimes(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		want    bool
+	}{
+		{"1.9.21", true},
+		{"1.9.22", true},
+		{"3.0.0.0 (using PipeWire 0.3.65)", false},
+		{"3.0.0.0 (using PipeWire 1.2.7)", false},
+	} {
+		if got := filteredCycleTimes(tc.version); got != tc.want {
+			t.Errorf("filteredCycleTimes(%q) = %v, want %v", tc.version, got, tc.want)
+		}
 	}
 }

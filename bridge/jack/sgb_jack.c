@@ -77,6 +77,10 @@ static int64_t mono_offset(const struct sgb_jack *j)
 
 static int on_process(jack_nframes_t nframes, void *arg)
 {
+	/* First: the raw wake-up, late after the cycle's true start by the
+	 * server's and our wake-up latency, never early. Its lower edge
+	 * shows the graph clock without the DLL's start-up transient. */
+	const int64_t wake = now_ns(CLOCK_MONOTONIC);
 	struct sgb_jack *j = arg;
 	jack_nframes_t cur;
 	jack_time_t cur_us, next_us;
@@ -106,7 +110,7 @@ static int on_process(jack_nframes_t nframes, void *arg)
 		j->have_frames = 1;
 		sgb_ring_publish_timing(j->ring, (int64_t)cur_us * 1000 + off,
 			(int64_t)next_us * 1000 + off, (double)period_us * 1000.0,
-			j->frames, nframes, j->rate);
+			j->frames, nframes, j->rate, j->filtered ? wake : 0);
 	}
 	sgb_ring_read(j->ring, j->bufs, nframes);
 	__atomic_store_n(&j->cycles, j->cycles + 1, __ATOMIC_RELAXED);

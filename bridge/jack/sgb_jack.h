@@ -16,6 +16,7 @@ struct sgb_jack {
 	uint32_t nports;
 	uint32_t rate;
 	int clock_raw;          /* jack_get_time() runs on CLOCK_MONOTONIC_RAW */
+	int filtered;           /* cycle times are a DLL's output: publish wake-ups too */
 	jack_port_t *ports[SGB_JACK_MAX_PORTS];
 
 	/* process thread only */

@@ -80,7 +80,7 @@ static void on_process(void *data)
 		double rd = pos->clock.rate_diff > 0 ? pos->clock.rate_diff : 1.0;
 		double period = (double)pos->clock.duration * 1e9 / (double)rate / rd;
 		sgb_ring_publish_timing(p->ring, (int64_t)pos->clock.nsec,
-			(int64_t)pos->clock.next_nsec, period, pos->clock.position, n, rate);
+			(int64_t)pos->clock.next_nsec, period, pos->clock.position, n, rate, 0);
 		__atomic_store_n(&p->published, p->published + 1, __ATOMIC_RELAXED);
 	}
 	if (n > 0)

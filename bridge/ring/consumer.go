@@ -90,5 +90,6 @@ func (r *Ring) PublishTiming(t Timing) {
 	atomic.StoreUint64(&h.timing.readPos, readPos)
 	atomic.StoreUint64(&h.timing.cycle, cycle)
 	atomic.StoreUint64(&h.timing.underrun, atomic.LoadUint64(&h.underrunFrames))
+	atomic.StoreInt64(&h.timing.wakeNs, t.Wake)
 	atomic.StoreUint64(&h.seq, s+2)
 }

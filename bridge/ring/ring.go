@@ -15,7 +15,7 @@ import (
 // Layout constants shared with sgb_ring.h.
 const (
 	magic      = 0x52424753 // "SGBR"
-	version    = 1
+	version    = 3
 	lineSize   = 128
 	headerSize = 4 * lineSize
 
@@ -51,7 +51,7 @@ type header struct {
 
 	seq    uint64
 	timing timing
-	_      [lineSize - 8 - 64]byte
+	_      [lineSize - 8 - 72]byte
 }
 
 // timing mirrors struct sgb_timing.
@@ -65,6 +65,7 @@ type timing struct {
 	readPos  uint64
 	cycle    uint64
 	underrun uint64 // underrun_frames as of readPos
+	wakeNs   int64
 }
 
 // Ring is the producer's handle on one ring. Write, WriteSilence, Fill,
@@ -104,6 +105,10 @@ type Timing struct {
 	// UnderrunFrames is the silence the consumer gave for missing frames
 	// before this cycle (Stats.UnderrunFrames as of ReadPos).
 	UnderrunFrames uint64
+	// Wake is when the consumer's cycle began running, raw (not
+	// filtered), or 0 when the sink does not say: JACK's sink gives it,
+	// because its published times are the server's DLL output.
+	Wake int64
 }
 
 // New maps a ring of channels planar regions whose capacity is the next
@@ -293,6 +298,7 @@ func (r *Ring) Timing() (t Timing, ok bool) {
 				ReadPos:        atomic.LoadUint64(&h.timing.readPos),
 				Cycle:          atomic.LoadUint64(&h.timing.cycle),
 				UnderrunFrames: atomic.LoadUint64(&h.timing.underrun),
+				Wake:           atomic.LoadInt64(&h.timing.wakeNs),
 			}
 			if atomic.LoadUint64(&h.seq) == s {
 				return t, true

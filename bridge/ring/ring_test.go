@@ -26,6 +26,15 @@ func TestLayoutMatchesC(t *testing.T) {
 			t.Errorf("%s: Go offset %d size %d, C offset %d size %d", f.Name, g[0], g[1], f.Off, f.Size)
 		}
 	}
+	// The header Go writes must be one C accepts: same magic and version.
+	r, err := ring.New(2, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !ringtest.Valid(r) {
+		t.Error("sgb_ring_valid rejects the header ring.New wrote (magic or version differ between Go and C)")
+	}
 }
 
 func TestNew(t *testing.T) {
@@ -322,23 +331,23 @@ func TestTimingRoundTrip(t *testing.T) {
 	c := ringtest.NewReader(r, 256)
 	defer c.Close()
 	c.Read(256)
-	ringtest.Publish(r, 1_000_000, 6_333_333, 5_333_333.25, 1<<40, 256, 48000)
+	ringtest.Publish(r, 1_000_000, 6_333_333, 5_333_333.25, 1<<40, 256, 48000, 1_000_042)
 	c.Read(256)
 	want := ring.Timing{CycleStart: 1_000_000, NextStart: 6_333_333, Period: 5_333_333.25,
-		Frames: 1 << 40, NFrames: 256, Rate: 48000, ReadPos: 256, Cycle: 1}
+		Frames: 1 << 40, NFrames: 256, Rate: 48000, ReadPos: 256, Cycle: 1, Wake: 1_000_042}
 	if got, ok := r.Timing(); !ok || got != want {
 		t.Errorf("C publish: Timing() = %+v, %v; want %+v", got, ok, want)
 	}
 	// The second read found 44 frames: 212 of silence, which the next
 	// publish carries (and which the caller cannot set).
 	want = ring.Timing{CycleStart: 7, NextStart: 8, Period: 9, Frames: 10, NFrames: 11, Rate: 12, ReadPos: 300, Cycle: 2,
-		UnderrunFrames: 212}
+		UnderrunFrames: 212, Wake: 13}
 	r.PublishTiming(ring.Timing{CycleStart: 7, NextStart: 8, Period: 9, Frames: 10, NFrames: 11, Rate: 12, ReadPos: 999, Cycle: 999,
-		UnderrunFrames: 999})
+		UnderrunFrames: 999, Wake: 13})
 	if got, ok := r.Timing(); !ok || got != want {
 		t.Errorf("Go publish: Timing() = %+v, %v; want %+v", got, ok, want)
 	}
-	ringtest.Publish(r, 1, 2, 3, 4, 256, 48000)
+	ringtest.Publish(r, 1, 2, 3, 4, 256, 48000, 0)
 	if got, ok := r.Timing(); !ok || got.UnderrunFrames != 212 || got.Cycle != 3 {
 		t.Errorf("C publish after an underrun: Timing() = %+v, %v; want 212 underrun frames, cycle 3", got, ok)
 	}
@@ -367,7 +376,7 @@ func TestTimingSeqlockConsistent(t *testing.T) {
 		k := tm.Cycle
 		if tm.CycleStart != int64(k)*1000 || tm.NextStart != int64(k)*1000+500 ||
 			tm.Period != float64(k)*0.5 || tm.Frames != k*256 ||
-			tm.NFrames != uint32(k) || tm.Rate != uint32(k*3) {
+			tm.NFrames != uint32(k) || tm.Rate != uint32(k*3) || tm.Wake != int64(k)*1000+7 {
 			p.Stop()
 			t.Fatalf("torn snapshot: %+v", tm)
 		}

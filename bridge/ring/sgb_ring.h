@@ -25,7 +25,7 @@
 #include <string.h>
 
 #define SGB_RING_MAGIC   0x52424753u /* "SGBR" little endian */
-#define SGB_RING_VERSION 2u
+#define SGB_RING_VERSION 3u
 #define SGB_RING_LINE    128
 
 /* One sink cycle as the graph saw it; published by the consumer through the
@@ -41,6 +41,7 @@ struct sgb_timing {
 	uint64_t read_pos;  /* ring frames consumed before this cycle's read */
 	uint64_t cycle;     /* cycles published so far, 1 for the first */
 	uint64_t underrun_frames; /* the ring's underrun_frames as of read_pos */
+	int64_t  wake_ns;   /* when the consumer's cycle began running, 0 = not known */
 };
 
 struct sgb_ring {
@@ -74,7 +75,7 @@ struct sgb_ring {
 	uint8_t  _pad3[SGB_RING_LINE - 8 - sizeof(struct sgb_timing)];
 };
 
-_Static_assert(sizeof(struct sgb_timing) == 64, "sgb_timing layout");
+_Static_assert(sizeof(struct sgb_timing) == 72, "sgb_timing layout");
 _Static_assert(offsetof(struct sgb_ring, head) == 1 * SGB_RING_LINE, "head line");
 _Static_assert(offsetof(struct sgb_ring, tail) == 2 * SGB_RING_LINE, "tail line");
 _Static_assert(offsetof(struct sgb_ring, seq) == 3 * SGB_RING_LINE, "seq line");
@@ -178,10 +179,12 @@ static inline void sgb_ring_restart(struct sgb_ring *r)
  * graph skipping the sink from the sink finding the ring short), and
  * numbers the cycle itself;
  * the other fields come from the sink (JACK: jack_get_cycle_times,
- * PipeWire: the io_position clock). */
+ * PipeWire: the io_position clock). wake_ns is the raw time the consumer's
+ * callback began, for a sink whose published times are a server's
+ * filtered guess (JACK's DLL); 0 where the published times are exact. */
 static inline void sgb_ring_publish_timing(struct sgb_ring *r, int64_t cycle_ns,
 		int64_t next_ns, double period_ns, uint64_t frames,
-		uint32_t nframes, uint32_t rate)
+		uint32_t nframes, uint32_t rate, int64_t wake_ns)
 {
 	struct sgb_timing *t = &r->timing;
 	const uint64_t s = r->seq;
@@ -199,6 +202,7 @@ static inline void sgb_ring_publish_timing(struct sgb_ring *r, int64_t cycle_ns,
 	__atomic_store_n(&t->read_pos, read_pos, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->cycle, cycle, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->underrun_frames, r->underrun_frames, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->wake_ns, wake_ns, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->seq, s + 2, __ATOMIC_RELEASE);
 }
 

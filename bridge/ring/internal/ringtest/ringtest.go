@@ -21,6 +21,7 @@ static const struct field fields[] = {
 	F(head), F(start_fill), F(tail), F(head_cache), F(running),
 	F(underrun_events), F(underrun_frames), F(reads), F(seq),
 	T(cycle_ns), T(next_ns), T(period_ns), T(frames), T(nframes), T(rate), T(read_pos), T(cycle),
+	T(underrun_frames), T(wake_ns),
 	{ "sizeof", 0, sizeof(struct sgb_ring) },
 };
 static int nfields(void) { return sizeof(fields) / sizeof(fields[0]); }
@@ -35,10 +36,12 @@ static uint32_t ring_read(void *r, float **dst, uint32_t n)
 
 static void ring_restart(void *r) { sgb_ring_restart(r); }
 
-static void ring_publish(void *r, int64_t c, int64_t nx, double p, uint64_t f, uint32_t nf, uint32_t rate)
+static void ring_publish(void *r, int64_t c, int64_t nx, double p, uint64_t f, uint32_t nf, uint32_t rate, int64_t wake)
 {
-	sgb_ring_publish_timing(r, c, nx, p, f, nf, rate);
+	sgb_ring_publish_timing(r, c, nx, p, f, nf, rate, wake);
 }
+
+static int ring_valid(void *r) { return sgb_ring_valid(r); }
 
 // counter value of frame n on channel c, as device/sim's counter signal.
 static inline float counter(uint64_t n, uint32_t c)
@@ -137,7 +140,7 @@ static void *publisher_run(void *arg)
 	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t k = ++p->count;
 		sgb_ring_publish_timing(p->r, (int64_t)k * 1000, (int64_t)k * 1000 + 500,
-			(double)k * 0.5, k * 256, (uint32_t)k, (uint32_t)(k * 3));
+			(double)k * 0.5, k * 256, (uint32_t)k, (uint32_t)(k * 3), (int64_t)k * 1000 + 7);
 	}
 	return NULL;
 }
@@ -241,10 +244,14 @@ func (r *Reader) Close() {
 }
 
 // Publish runs sgb_ring_publish_timing once.
-func Publish(rg *ring.Ring, cycleNs, nextNs int64, periodNs float64, frames uint64, nframes, rate uint32) {
+func Publish(rg *ring.Ring, cycleNs, nextNs int64, periodNs float64, frames uint64, nframes, rate uint32, wake int64) {
 	C.ring_publish(rg.Header(), C.int64_t(cycleNs), C.int64_t(nextNs), C.double(periodNs),
-		C.uint64_t(frames), C.uint32_t(nframes), C.uint32_t(rate))
+		C.uint64_t(frames), C.uint32_t(nframes), C.uint32_t(rate), C.int64_t(wake))
 }
+
+// Valid is C's sgb_ring_valid on the ring's header: whether a C consumer
+// accepts the header Go wrote (magic, version, capacity).
+func Valid(rg *ring.Ring) bool { return C.ring_valid(rg.Header()) != 0 }
 
 // Counter is the value the checker expects for frame n of channel c:
 // device/sim's counter signal, ((n + 4096 c) mod 2^23) / 2^23.
