@@ -442,10 +442,15 @@ func (c *Controller) Update(in Input) Output {
 		c.snk.update(sk.CycleStart, sk.Frames)
 		// A server that has just started is still settling its own DLL
 		// (JACK's cycle times sit ~90 µs off their later line for the
-		// first two seconds): the line starts after that.
-		if float64(sk.Frames) >= sinkSettle*cfg.GraphRate {
+		// first two seconds): a line on its times starts after that. Raw
+		// wake-ups carry no DLL and are used from the first cycle.
+		if sk.Wake != 0 || float64(sk.Frames) >= sinkSettle*cfg.GraphRate {
 			restarts := c.ln.restarts
-			c.ln.add(sk.CycleStart, sk.Frames)
+			if sk.Wake != 0 {
+				c.ln.addArrival(sk.Wake, sk.Frames)
+			} else {
+				c.ln.add(sk.CycleStart, sk.Frames)
+			}
 			if c.ln.restarts != restarts {
 				// The graph's times stepped: its filter measures afresh
 				// too, and the queue is aligned again once they settle.
@@ -476,7 +481,7 @@ func (c *Controller) Update(in Input) Output {
 			// the new estimate at no more than sinkSlewPPM per second: a
 			// late server wake-up moves a young line by ppm within a
 			// second, and the sine would glide with it.
-			slew := math.Max(sinkSlewPPM, sinkSlewYoung*math.Pow(sinkSlewSpan/c.ln.span, 2.5))
+			slew := math.Max(sinkSlewPPM, sinkSlewYoung*math.Pow(c.lockSpan()/c.ln.span, 2.5))
 			d := slew * 1e-6 * float64(in.DeviceFrames-c.loopDev) / cfg.DeviceRate
 			ps = math.Min(c.ffSnk+d, math.Max(c.ffSnk-d, ps))
 		}
@@ -577,7 +582,7 @@ func (c *Controller) Update(in Input) Output {
 	// the steps and the trim of acquiring must be over before anyone
 	// listens; the loop and the line take it from there.
 	if c.state == Acquiring && !c.hold && c.ln.valid() && math.Abs(et) < 2 &&
-		(c.rateStd() < cfg.LockPPM*1e-6 || steady || c.ln.span >= lockSpan) {
+		(c.rateStd() < cfg.LockPPM*1e-6 || steady || c.ln.span >= c.lockSpan()) {
 		c.state = Locked
 		if c.stats.LockedAt == 0 {
 			c.stats.LockedAt = in.Time
@@ -747,16 +752,35 @@ const trimMin = 0.1
 // π·f·ρ·T²/13: at 1 kHz -113 dB for 1 ppm/s, -127 dB at 0.2.
 // A young line's estimate converges faster than that (its error falls as
 // T^-1.5, so it moves as T^-2.5): the limit is sinkSlewYoung ppm/s at a
-// span of sinkSlewSpan seconds, falling as T^-2.5 to sinkSlewPPM.
+// span of lockSpan seconds (the line's span at the latest lock), falling
+// as T^-2.5 to sinkSlewPPM.
 const (
 	sinkSlewPPM   = 0.2
 	sinkSlewYoung = 2.0
-	sinkSlewSpan  = 3.0
 )
 
 // lockSpan is the longest the graph clock's line is measured before the
-// controller locks, s.
-const lockSpan = 3.0
+// controller locks, s. A line on raw wake-ups starts at the first cycle
+// instead of sinkSettle later, and its rate early is what the wake-ups'
+// lower edge says, which on a busy machine still moves by ppm while the
+// machine settles (0.5 to 11 ppm off at 5 s, 0.2 to 2.2 at 8 s; a 3 s
+// line was up to 34 ppm off): it is measured for lockSpanEdge. A rate
+// off by ε at lock leaves the queue ε²/(2·sinkSlewPPM) off by the time the
+// feed-forward has glided to the truth, which the narrow loop then takes
+// minutes to put back.
+const (
+	lockSpan     = 3.0
+	lockSpanEdge = 5.5
+)
+
+// lockSpan is the span at which the graph clock's line locks at the
+// latest.
+func (c *Controller) lockSpan() float64 {
+	if c.ln.edge {
+		return lockSpanEdge
+	}
+	return lockSpan
+}
 
 // snapScale sets the clock filters' process noise from Config.DriftRate:
 // the jerk (the drift's rate of change) random-walks by 2·slope/60 s per
