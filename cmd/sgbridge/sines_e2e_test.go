@@ -129,9 +129,14 @@ func checkSinesAt(t *testing.T, x [][]float64, ppm, graphRate float64, b sineBar
 			t.Fatalf("channel %d: %v", c+1, err)
 		}
 		sum := analysis.Summarize(ws)
-		if os.Getenv("SGB_DEBUG_WINDOWS") != "" {
+		if v := os.Getenv("SGB_DEBUG_WINDOWS"); v != "" {
+			// The value is the THD+N above which a window is logged.
+			above, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				above = -122
+			}
 			for i, w := range ws {
-				if w.THDN > -122 {
+				if w.THDN > above {
 					t.Logf("DEBUG ch%d window %d (%.1f s): %.1f dB, freq %+.4f ppm", c+1, i, float64(w.Start)/rate, w.THDN, (w.Fit.Freq/truth-1)*1e6)
 				}
 			}
