@@ -112,6 +112,17 @@
 // (~a frame by 10 s) is in the queue; a recording 10 s after a fresh
 // server starts is off by ~0.2-0.3 ppm on the trace in testdata.
 //
+// A sink that also gives each cycle's raw wake-up (Sink.Wake: JACK's,
+// under jackd2) is measured from those instead. A wake-up is late after
+// the cycle's true start by a latency that is never negative, so the
+// line is then the lower hull of the wake-ups (the earliest of each
+// 0.25 s block), its edge across the samples' mean the rate and the
+// phase: no DLL to settle, so it starts at the first cycle, and it locks
+// at a 5.5 s span at the latest (a rate off by ε at lock leaves the
+// queue ε²/(2·0.2 ppm/s) off once the glide is over, and a 3 s hull was
+// still up to 34 ppm off on this VM). On a fresh jackd the DLL's times
+// read 9-20 ppm off at 5 s, the wake-ups' hull 0.5-11 ppm.
+//
 // The device clock (and the graph clock for its first seconds) is a
 // four-state Kalman filter (time, rate, drift,
 // jerk) over (timestamp, frame count), driven by white snap noise whose
