@@ -41,6 +41,8 @@ type simConfig struct {
 	rampSine       bool    // a sine of the same peak slope instead
 	irqJitter      float64 // s RMS: a latency uniform in [0, irqJitter·√12)
 	symmetric      bool    // irqJitter is zero-mean Gaussian instead: stamps may be early
+	lateProb       float64 // per stamp: a symmetric stamp is late by up to lateMax (a device that ran late)
+	lateMax        float64 // s
 	sinkJitter     float64 // s RMS of the server's wake-up before its DLL
 	lostProb       float64 // per interrupt
 	stallEvery     float64 // s between loop stalls (0: none)
@@ -162,6 +164,9 @@ func (d *simDevice) next() (float64, uint64) {
 			stamp += math.Max(-d.clip, math.Min(d.clip, j))
 		} else if d.cfg.irqJitter > 0 {
 			stamp += d.rng.Float64() * d.cfg.irqJitter * math.Sqrt(12)
+		}
+		if d.cfg.lateProb > 0 && d.rng.Float64() < d.cfg.lateProb {
+			stamp += d.rng.Float64() * d.cfg.lateMax
 		}
 		if d.cfg.stallEvery > 0 && stamp >= d.stall {
 			end := d.stall + d.cfg.stallLen
