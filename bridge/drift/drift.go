@@ -761,23 +761,25 @@ const (
 )
 
 // lockSpan is the longest the graph clock's line is measured before the
-// controller locks, s. A line on raw wake-ups starts at the first cycle
-// instead of sinkSettle later, and its rate early is what the wake-ups'
-// lower edge says, which on a busy machine still moves by ppm while the
-// machine settles (0.5 to 11 ppm off at 5 s, 0.2 to 2.2 at 8 s; a 3 s
-// line was up to 34 ppm off): it is measured for lockSpanEdge. A rate
-// off by ε at lock leaves the queue ε²/(2·sinkSlewPPM) off by the time the
-// feed-forward has glided to the truth, which the narrow loop then takes
-// minutes to put back.
+// controller locks, s. A line on raw wake-ups of a server that has just
+// started (its first cycle within youngServer seconds of the server's
+// start) begins at the first cycle instead of sinkSettle later, and its
+// rate early is what the wake-ups' lower edge says while the server and
+// its clients start up, which still moves by ppm (on this VM 0.5 to 11
+// ppm off at 5 s, 0.2 to 2.2 at 8 s; a 3 s line was up to 34 ppm off):
+// it is measured for lockSpanEdge. A rate off by ε at lock leaves the
+// queue ε²/(2·sinkSlewPPM) off by the time the feed-forward has glided to
+// the truth, which the narrow loop then takes minutes to put back.
 const (
 	lockSpan     = 3.0
 	lockSpanEdge = 5.5
+	youngServer  = 10.0
 )
 
 // lockSpan is the span at which the graph clock's line locks at the
 // latest.
 func (c *Controller) lockSpan() float64 {
-	if c.ln.edge {
+	if c.ln.edge && float64(c.ln.f0) < youngServer*c.cfg.GraphRate {
 		return lockSpanEdge
 	}
 	return lockSpan

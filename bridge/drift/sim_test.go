@@ -44,6 +44,7 @@ type simConfig struct {
 	lateProb       float64 // per stamp: a symmetric stamp is late by up to lateMax (a device that ran late)
 	lateMax        float64 // s
 	sinkJitter     float64 // s RMS of the server's wake-up before its DLL
+	sinkLate       float64 // s: instead, wake-ups late by up to this (uniform), also published raw (Sink.Wake, as JACK's sink)
 	lostProb       float64 // per interrupt
 	stallEvery     float64 // s between loop stalls (0: none)
 	stallLen       float64 // s
@@ -427,6 +428,7 @@ func runSim(sc simConfig) (simResult, error) {
 		}
 		// Sink cycle: the server's DLL sees the wake; the client runs
 		// unless this cycle is skipped.
+		curWake := sinkWake
 		dll.update(sinkWake, nominalPer)
 		// The server has been running for a minute when the bridge
 		// starts: its DLL has settled.
@@ -440,7 +442,9 @@ func runSim(sc simConfig) (simResult, error) {
 			sc.sinkStepAt = 0
 		}
 		sinkWake = sinkT
-		if sc.sinkJitter > 0 {
+		if sc.sinkLate > 0 {
+			sinkWake += rng.Float64() * sc.sinkLate
+		} else if sc.sinkJitter > 0 {
 			sinkWake += rng.NormFloat64() * sc.sinkJitter
 		}
 		if sc.skipProb > 0 && rng.Float64() < sc.skipProb {
@@ -472,6 +476,9 @@ func runSim(sc simConfig) (simResult, error) {
 			Rate:       uint32(sc.rate),
 			ReadPos:    R,
 			Cycle:      cycles,
+		}
+		if sc.sinkLate > 0 {
+			snap.Wake = ns(curWake)
 		}
 		if fill >= uint64(N) {
 			R += uint64(N)

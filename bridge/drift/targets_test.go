@@ -153,6 +153,22 @@ func TestSimLateBrackets(t *testing.T) {
 	}
 }
 
+// TestSimJACKWakeups: a JACK sink that also publishes its raw wake-ups,
+// late after each cycle's true start by up to 200 µs (as a jackd on this
+// VM), so that the graph clock is the wake-ups' lower hull instead of a
+// line over the server DLL's times. The issue's targets hold.
+func TestSimJACKWakeups(t *testing.T) {
+	for _, ppm := range []float64{-200, 200} {
+		sc := faults(simConfig{devPPM: ppm, irqJitter: 20e-6, duration: 600, settle: 60, seed: uint64(ppm + 8000)})
+		sc.sinkLate = 50e-6
+		r, err := runSim(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, fmt.Sprintf("offset %+5.0f ppm, wake-ups", ppm), r, issueTargets)
+	}
+}
+
 // Test24Hours: a day of virtual time with every fault and ramps; all the
 // targets hold to the end. It runs in a few seconds.
 func Test24Hours(t *testing.T) {
