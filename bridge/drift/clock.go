@@ -58,9 +58,10 @@ type clock struct {
 	innov   float64 // running mean of squared innovations, s²
 	n       int     // measurements used
 	reject  int     // run of clipped innovations: > 0 late, < 0 early
-	// bracket: the stamp being updated is a bracket (see Input.Late),
-	// whose late outliers are left out instead of clipped.
-	bracket bool
+	// kind says what the stamp being updated is, when the caller knows
+	// (the device clock): a bracket's late outliers are left out instead
+	// of clipped, and so are arrivals among brackets.
+	kind    stampKind
 	rejects uint64 // all clipped innovations
 	resets  uint64 // starts over after a run of clipped innovations
 	// The envelope: the innovations' low edge (see edge).
@@ -137,6 +138,7 @@ const (
 const (
 	clockPriorRate = 0.05 // prior std of p: the ratio clamp's range
 	clipSigma      = 4    // innovations are clipped to this many sigmas
+	mixedLate      = 0.5  // below this share of arrivals, arrivals among brackets are left out
 	skipSigma      = 8    // a bracket this many sigmas late is left out (never for noise: symmetric noise stays symmetric)
 	clipRun        = 256  // this many clipped the same way in a row restart the filter
 	innovWindow    = 1024 // measurements in the running jitter estimate
@@ -144,6 +146,15 @@ const (
 	rebaseSeconds  = 1e-3 // keep tau within this of base
 	nsPerSecond    = 1e9  //
 	secondsPerNs   = 1e-9 //
+)
+
+// stampKind is what a clock's stamp is, as far as the caller knows.
+type stampKind uint8
+
+const (
+	unknownStamp stampKind = iota // no more is known: every stamp counts alike
+	bracket                       // as likely early as late (Input.Late false)
+	arrival                       // late by a latency that varies (Input.Late)
 )
 
 // init sets the filter up: q is the snap noise density, a0 and j0 the
@@ -312,6 +323,14 @@ func (c *clock) feed(t int64, f uint64) bool {
 	if c.n >= innovStart {
 		c.envelope(t, f, y)
 	}
+	if c.kind == arrival && c.n > 8 && c.lateFrac < mixedLate {
+		// An arrival among brackets (a register watch that lost hold for
+		// a few completions): late by a wake-up latency of 100 µs or so,
+		// against brackets a µs wide. It says next to nothing the
+		// brackets around it do not, and a burst of them, each clipped
+		// to a few of the brackets' sigmas, reads as a change of rate.
+		return true
+	}
 	S := P[0][0] + c.r
 	// Robust update: an innovation beyond clipSigma standard deviations
 	// (a loop that woke late after a stall, a preempted timestamp) is
@@ -332,7 +351,7 @@ func (c *clock) feed(t int64, f uint64) bool {
 				c.restart()
 				return c.update(t, f)
 			}
-			if c.bracket && y > skipSigma*math.Sqrt(S) {
+			if c.kind == bracket && y > skipSigma*math.Sqrt(S) {
 				return true
 			}
 			y = math.Copysign(lim, y)

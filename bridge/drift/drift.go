@@ -406,7 +406,10 @@ func (c *Controller) Update(in Input) Output {
 			}
 		}
 		resets := c.dev.resets
-		c.dev.bracket = !in.Late
+		c.dev.kind = bracket
+		if in.Late {
+			c.dev.kind = arrival
+		}
 		c.dev.update(in.Time, in.DeviceFrames)
 		c.dev.noteLate(in.Late)
 		if c.dev.resets != resets && c.state == Locked {

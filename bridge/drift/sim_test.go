@@ -43,6 +43,8 @@ type simConfig struct {
 	symmetric      bool    // irqJitter is zero-mean Gaussian instead: stamps may be early
 	lateProb       float64 // per stamp: a symmetric stamp is late by up to lateMax (a device that ran late)
 	lateMax        float64 // s
+	burstEvery     float64 // s between bursts of arrivals among symmetric stamps (a register watch losing hold)
+	burstLen       int     // stamps in a burst: arrivals late by 100-300 µs (interrupt wake-ups)
 	sinkJitter     float64 // s RMS of the server's wake-up before its DLL
 	sinkLate       float64 // s: instead, wake-ups late by up to this (uniform), also published raw (Sink.Wake, as JACK's sink)
 	lostProb       float64 // per interrupt
@@ -104,6 +106,9 @@ type simDevice struct {
 	hist    [256]float64
 	stall   float64 // start of the next stall
 	last    float64 // last wake stamp
+	late    bool    // the last stamp is an arrival among symmetric ones
+	burst   float64 // time of the next burst of arrivals
+	inBurst int     // arrivals left in the current burst
 	clip    float64
 	rampAmp float64
 }
@@ -168,6 +173,21 @@ func (d *simDevice) next() (float64, uint64) {
 		}
 		if d.cfg.lateProb > 0 && d.rng.Float64() < d.cfg.lateProb {
 			stamp += d.rng.Float64() * d.cfg.lateMax
+		}
+		d.late = false
+		if d.cfg.burstEvery > 0 {
+			if d.burst == 0 {
+				d.burst = d.tk + d.cfg.burstEvery
+			}
+			if d.tk >= d.burst {
+				d.burst += d.cfg.burstEvery
+				d.inBurst = d.cfg.burstLen
+			}
+			if d.inBurst > 0 {
+				d.inBurst--
+				stamp = d.tk + 100e-6 + d.rng.Float64()*200e-6
+				d.late = true
+			}
 		}
 		if d.cfg.stallEvery > 0 && stamp >= d.stall {
 			end := d.stall + d.cfg.stallLen
@@ -270,6 +290,7 @@ func runSim(sc simConfig) (simResult, error) {
 	rng := rand.New(rand.NewPCG(sc.seed, 0x5eed))
 	dev := &simDevice{cfg: &sc, rng: rng, stall: sc.stallEvery}
 	dev.clip = math.Min(4*sc.irqJitter, 0.45*float64(sc.devPeriod)/sc.rate)
+
 	dev.rampAmp = sc.rampPPMPerMin / 60 * sc.rampPeriod / 4
 	// The clocks start at an arbitrary CLOCK_MONOTONIC point.
 	const t0 = 1234.5678
@@ -333,7 +354,7 @@ func runSim(sc simConfig) (simResult, error) {
 				break
 			}
 			out := ctl.Update(drift.Input{
-				Time: ns(wake), Late: !sc.symmetric, DeviceFrames: count, Sink: snap,
+				Time: ns(wake), Late: !sc.symmetric || dev.late, DeviceFrames: count, Sink: snap,
 				Consumed: In, Written: W, Delay: float64(In) - xNext,
 			})
 			res.updates++

@@ -153,6 +153,28 @@ func TestSimLateBrackets(t *testing.T) {
 	}
 }
 
+// TestSimArrivalBursts: a grabber read by µs-exact brackets whose watch
+// now and then loses hold, so that eight stamps in a row are interrupt
+// wake-ups, 100-300 µs late (UIO's register watch dropping its anchor).
+// Those stamps say far less than the brackets around them; the device
+// clock must not move for them.
+func TestSimArrivalBursts(t *testing.T) {
+	for _, ppm := range []float64{-150, 150} {
+		r, err := runSim(simConfig{devPPM: ppm, irqJitter: 1e-6, symmetric: true, burstEvery: 5, burstLen: 8,
+			margin: 64, duration: 120, settle: 20, seed: uint64(ppm + 9000)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("offset %+4.0f ppm, bursts", ppm)
+		t.Logf("%s: ratio %.4f ppm RMS (max %.4f), largest change within 100 ms %.4f ppm, device clock %.4f ppm RMS, delay %.3f frames RMS",
+			name, r.ratioRMS, r.ratioMax, r.win100Max, r.devRMS, r.delayRMS)
+		if r.ratioRMS > 0.02 || r.win100Max > 0.01 || r.delayRMS > 0.02 {
+			t.Errorf("%s: ratio %.4f ppm RMS (limit 0.02), change within 100 ms %.4f (limit 0.01), delay %.3f frames RMS (limit 0.02)",
+				name, r.ratioRMS, r.win100Max, r.delayRMS)
+		}
+	}
+}
+
 // TestSimJACKWakeups: a JACK sink that also publishes its raw wake-ups,
 // late after each cycle's true start by up to 200 µs (as a jackd on this
 // VM), so that the graph clock is the wake-ups' lower hull instead of a
