@@ -49,16 +49,3 @@ func TestUIODriftSineThroughJACK(t *testing.T) {
 		t.Errorf("want 0 underruns, xruns and overflows, got %v", st)
 	}
 }
-
-// The seed's grabber 150 ppm fast into a private PipeWire graph, whose
-// timer driver publishes exact cycle times: what is left of the drift
-// issue's bars here is the UIO path's own timing (interrupts woken
-// through the emulator's socket), not the graph's.
-func TestUIODriftSineThroughPipeWire(t *testing.T) {
-	const ppm = 150
-	driftThroughPipeWire(t, "sgbupw", 2, ppm, 0, func() ([]string, func()) {
-		emuP, root := startEmu(t, "--signal", "sine", "--ppm", strconv.Itoa(ppm))
-		// The emulator's late ticks say how exact the device was.
-		return []string{"--device", "uio:sgrab", "--uio-root", root}, func() { t.Logf("emulator: %v", emuStats(t, emuP)) }
-	})
-}
