@@ -26,9 +26,10 @@ import (
 // interrupt late) counts no more than a plausible one: the filter never
 // restarts, unless a long one-signed run says the clock really moved. A
 // bracket (a stamp as likely early as late, µs wide) that comes later
-// than noise ever does (skipSigma) is left out instead: the device itself was late that once (an emulator
-// whose host took its CPU), and even clipped, 2 % of such stamps doubled
-// the ratio's noise (TestSimLateBrackets).
+// than noise ever does (skipSigma) is left out instead: the device itself
+// was late that once (an emulator whose host took its CPU), and even
+// clipped, 2 % of such stamps doubled the ratio's noise
+// (TestSimLateBrackets). So is an arrival among brackets (mixedLate).
 //
 // Clipping needs a state to clip against, and the first points are the
 // state: one bad stamp among them (a grabber whose interrupt was pending

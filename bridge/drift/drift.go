@@ -485,7 +485,7 @@ func (c *Controller) Update(in Input) Output {
 			// the new estimate at no more than sinkSlewPPM per second: a
 			// late server wake-up moves a young line by ppm within a
 			// second, and the sine would glide with it.
-			slew := math.Max(sinkSlewPPM, sinkSlewYoung*math.Pow(c.lockSpan()/c.ln.span, 2.5))
+			slew := math.Max(sinkSlewPPM, sinkSlewYoung*math.Pow(c.maxLockSpan()/c.ln.span, 2.5))
 			d := slew * 1e-6 * float64(in.DeviceFrames-c.loopDev) / cfg.DeviceRate
 			ps = math.Min(c.ffSnk+d, math.Max(c.ffSnk-d, ps))
 		}
@@ -586,7 +586,7 @@ func (c *Controller) Update(in Input) Output {
 	// the steps and the trim of acquiring must be over before anyone
 	// listens; the loop and the line take it from there.
 	if c.state == Acquiring && !c.hold && c.ln.valid() && math.Abs(et) < 2 &&
-		(c.rateStd() < cfg.LockPPM*1e-6 || steady || c.ln.span >= c.lockSpan()) {
+		(c.rateStd() < cfg.LockPPM*1e-6 || steady || c.ln.span >= c.maxLockSpan()) {
 		c.state = Locked
 		if c.stats.LockedAt == 0 {
 			c.stats.LockedAt = in.Time
@@ -779,9 +779,9 @@ const (
 	youngServer  = 10.0
 )
 
-// lockSpan is the span at which the graph clock's line locks at the
-// latest.
-func (c *Controller) lockSpan() float64 {
+// maxLockSpan is the span at which the graph clock's line locks at the
+// latest: lockSpan, or lockSpanEdge for a young server's wake-ups.
+func (c *Controller) maxLockSpan() float64 {
 	if c.ln.edge && float64(c.ln.f0) < youngServer*c.cfg.GraphRate {
 		return lockSpanEdge
 	}
