@@ -290,7 +290,6 @@ func runSim(sc simConfig) (simResult, error) {
 	rng := rand.New(rand.NewPCG(sc.seed, 0x5eed))
 	dev := &simDevice{cfg: &sc, rng: rng, stall: sc.stallEvery}
 	dev.clip = math.Min(4*sc.irqJitter, 0.45*float64(sc.devPeriod)/sc.rate)
-
 	dev.rampAmp = sc.rampPPMPerMin / 60 * sc.rampPeriod / 4
 	// The clocks start at an arbitrary CLOCK_MONOTONIC point.
 	const t0 = 1234.5678
