@@ -296,7 +296,7 @@ func TestDriftSineThroughJACKUnderPipeWire(t *testing.T) {
 // <= -120 dB in every 100 ms window, no glitches, no underrun.
 func TestDriftControlledThroughPipeWire(t *testing.T) {
 	const channels, ppm = 8, 150
-	driftThroughPipeWire(t, "sgbdrift", channels, ppm, 0, func() ([]string, func()) {
+	driftThroughPipeWire(t, "sgbdrift", channels, ppm, 0, func() ([]string, func(map[string]uint64)) {
 		return []string{"--device", "sim", "--sim-signal", "sine", "--sim-ppm", strconv.Itoa(ppm)}, nil
 	})
 }
@@ -308,7 +308,7 @@ func TestDriftControlledThroughPipeWire(t *testing.T) {
 // loop now runs Go at SCHED_OTHER and only waits at SCHED_FIFO.
 func TestDriftUnderGCPressureThroughPipeWire(t *testing.T) {
 	const ppm = 200
-	driftThroughPipeWire(t, "sgbgc", 2, ppm, 500, func() ([]string, func()) {
+	driftThroughPipeWire(t, "sgbgc", 2, ppm, 500, func() ([]string, func(map[string]uint64)) {
 		return []string{"--device", "sim", "--sim-signal", "sine", "--sim-ppm", strconv.Itoa(ppm)}, nil
 	})
 }
@@ -320,9 +320,10 @@ func TestDriftUnderGCPressureThroughPipeWire(t *testing.T) {
 // the sines of a device ppm fast must sit at their true frequencies within
 // 0.1 ppm, with THD+N <= -120 dB in every 100 ms window, no glitches, no
 // underrun, xrun or overflow. setup runs once per attempt (realtime);
-// what its second result does (nil: nothing) is done after the run, the
-// device's own report for instance.
-func driftThroughPipeWire(t *testing.T, name string, channels int, ppm, gcMBps float64, setup func() ([]string, func())) {
+// its second result (nil: nothing) is called after the run with the
+// run's statistics, to log the device's own report or add to what
+// realtime judges.
+func driftThroughPipeWire(t *testing.T, name string, channels int, ppm, gcMBps float64, setup func() ([]string, func(map[string]uint64))) {
 	t.Helper()
 	needBinary(t, "pw-record")
 	const settle, measure = 10 * time.Second, 30 * time.Second
@@ -340,7 +341,7 @@ func driftThroughPipeWire(t *testing.T, name string, channels int, ppm, gcMBps f
 		st := finalStats(t, p.output())
 		srv.Stop()
 		if after != nil {
-			after()
+			after(st)
 		}
 		truths := make([]float64, channels)
 		for c := range truths {

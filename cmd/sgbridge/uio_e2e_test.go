@@ -173,9 +173,13 @@ func TestUIOVanishAndReturn(t *testing.T) {
 // socket), not the graph's.
 func TestUIODriftSineThroughPipeWire(t *testing.T) {
 	const ppm = 150
-	driftThroughPipeWire(t, "sgbupw", 2, ppm, 0, func() ([]string, func()) {
+	driftThroughPipeWire(t, "sgbupw", 2, ppm, 0, func() ([]string, func(map[string]uint64)) {
 		emuP, root := startEmu(t, "--signal", "sine", "--ppm", strconv.Itoa(ppm))
 		// The emulator's late ticks say how exact the device was.
-		return []string{"--device", "uio:sgrab", "--uio-root", root}, func() { t.Logf("emulator: %v", emuStats(t, emuP)) }
+		return []string{"--device", "uio:sgrab", "--uio-root", root}, func(st map[string]uint64) {
+			es := emuStats(t, emuP)
+			t.Logf("emulator: %v", es)
+			st["emu_late_sine_us"] = es["worst_late_us"]
+		}
 	})
 }
