@@ -569,28 +569,9 @@ func (c *clock) hullLine(lo, hi int) (slope, std, mean float64, va, vb int) {
 		mx += hs.hx[i]
 	}
 	mx /= float64(n)
-	// Andrew's monotone chain, lower half; x increases with the count.
-	h := 0
-	for i := lo; i < hi; i++ {
-		if math.IsInf(hs.hr[i], 1) { // left out (see hullUpdate)
-			continue
-		}
-		for h >= 2 {
-			a, b := hs.idx[h-2], hs.idx[h-1]
-			cross := (hs.hx[b]-hs.hx[a])*(hs.hr[i]-hs.hr[a]) - (hs.hr[b]-hs.hr[a])*(hs.hx[i]-hs.hx[a])
-			if cross > 0 {
-				break
-			}
-			h--
-		}
-		hs.idx[h] = int32(i)
-		h++
-	}
-	for k := 0; k+1 < h; k++ {
-		a, b := hs.idx[k], hs.idx[k+1]
-		if hs.hx[b] < mx {
-			continue
-		}
+	// x increases with the count; a +Inf residual is a vertex left out
+	// (see hullUpdate).
+	if a, b, ok := lowerEdge(hs.hx[:], hs.hr[:], lo, hi, mx, hs.idx[:]); ok {
 		slope = (hs.hr[b] - hs.hr[a]) / (hs.hx[b] - hs.hx[a])
 		// How well the line is known follows from how densely the
 		// stamps crowd the edge: with latency density f0 at the least
@@ -615,7 +596,7 @@ func (c *clock) hullLine(lo, hi int) (slope, std, mean float64, va, vb int) {
 			near[j] = d
 		}
 		w := hs.hx[hi-1] - hs.hx[lo]
-		return slope, hullScatter * near[hullNear-1] / (hullNear * w), mx, int(a), int(b)
+		return slope, hullScatter * near[hullNear-1] / (hullNear * w), mx, a, b
 	}
 	return 0, 0, mx, -1, -1
 }

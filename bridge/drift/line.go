@@ -53,10 +53,13 @@ type line struct {
 	rejects     uint64
 	// edge: the samples are arrivals and the line is their lower hull
 	// (hullOK once it has an edge across the mean: hSlope, hY at mu).
-	edge         bool
-	hullOK       bool
-	hSlope, hY   float64
-	hullU, hullY [lineBlocks]float64 // the hull's vertices, scratch
+	edge       bool
+	hullOK     bool
+	hSlope, hY float64
+	// Scratch for fitHull: the blocks' earliest samples, oldest first,
+	// and the hull's vertices.
+	minU, minY [lineBlocks]float64
+	hullIdx    [lineBlocks]int32
 }
 
 // block holds one lineBlock of samples: u (nominal seconds since f0) and
@@ -259,32 +262,17 @@ func (l *line) fit() {
 // more than the rate error times 0.25 s, a fraction of a µs) and takes its
 // edge across the mean position mu as the line.
 func (l *line) fitHull() {
-	h := 0
 	for k := l.n - 1; k >= 0; k-- {
+		// A block with no sample yet has minY +Inf: lowerEdge skips it.
 		b := &l.blk[(l.head-k+lineBlocks)%lineBlocks]
-		if b.n == 0 {
-			continue
-		}
-		u, y := b.minU, b.minY
-		// Andrew's monotone chain, lower half: u increases block by block.
-		for h >= 2 && (l.hullU[h-1]-l.hullU[h-2])*(y-l.hullY[h-2])-(l.hullY[h-1]-l.hullY[h-2])*(u-l.hullU[h-2]) <= 0 {
-			h--
-		}
-		l.hullU[h], l.hullY[h] = u, y
-		h++
+		i := l.n - 1 - k
+		l.minU[i], l.minY[i] = b.minU, b.minY
 	}
-	l.hullOK = false
-	for i := 1; i < h; i++ {
-		if l.hullU[i] >= l.mu {
-			du := l.hullU[i] - l.hullU[i-1]
-			if du <= 0 {
-				return
-			}
-			l.hSlope = (l.hullY[i] - l.hullY[i-1]) / du
-			l.hY = l.hullY[i-1] + l.hSlope*(l.mu-l.hullU[i-1])
-			l.hullOK = true
-			return
-		}
+	a, b, ok := lowerEdge(l.minU[:], l.minY[:], 0, l.n, l.mu, l.hullIdx[:])
+	l.hullOK = ok
+	if ok {
+		l.hSlope = (l.minY[b] - l.minY[a]) / (l.minU[b] - l.minU[a])
+		l.hY = l.minY[a] + l.hSlope*(l.mu-l.minU[a])
 	}
 }
 
