@@ -59,6 +59,7 @@ func TestCompletionTimesFollowDeviceClock(t *testing.T) {
 		times := make([]float64, n)  // s
 		frames := make([]float64, n) // Count × Period
 		late := make([]float64, n)   // ns after the buffer completed
+		seen := make([]float64, n)   // ns after the registers changed
 		for i := range n {
 			c, err := r.dev.Wait()
 			if err != nil {
@@ -69,6 +70,11 @@ func TestCompletionTimesFollowDeviceClock(t *testing.T) {
 			}
 			done := r.emu.CompletedAt(uint64(r.dev.RawCount()))
 			late[i] = float64(c.Time - done)
+			if w, ok := r.emu.WrittenAt(uint64(r.dev.RawCount())); ok {
+				seen[i] = float64(c.Time - w)
+			} else {
+				seen[i] = math.NaN()
+			}
 			if late[i] < -float64(stamp.Tight)/2 {
 				t.Fatalf("start %d: Completion %d (device count %d) observed %.3f ms before its buffer completed",
 					s, c.Count, r.dev.RawCount(), -late[i]/1e6)
@@ -87,13 +93,20 @@ func TestCompletionTimesFollowDeviceClock(t *testing.T) {
 			// The register is watched: past the first periods (while
 			// the watcher learns the period), the stamps are µs-exact.
 			if p.Registers != nil {
-				steady := late[n/2:]
-				abs := make([]float64, len(steady))
-				for i, v := range steady {
-					abs[i] = math.Abs(v)
+				// Judged against the register writes, which the emulator
+				// makes late when the host holds it up.
+				steady := seen[n/2:]
+				abs := make([]float64, 0, len(steady))
+				for _, v := range steady {
+					if !math.IsNaN(v) {
+						abs = append(abs, math.Abs(v))
+					}
+				}
+				if len(abs) < len(steady)/2 {
+					t.Fatalf("the emulator knew the write time of only %d of %d completions", len(abs), len(steady))
 				}
 				if m := median(abs); m > 10e3 {
-					t.Errorf("watched completions are %.1f µs (median) off the device's, want under 10 µs", m/1e3)
+					t.Errorf("watched completions are %.1f µs (median) off the register writes, want under 10 µs", m/1e3)
 				}
 				t.Logf("watched: %.2f µs median |error| over the last %d", median(abs)/1e3, len(steady))
 			}
@@ -196,7 +209,14 @@ func TestWatchRecoversItsAnchor(t *testing.T) {
 						arrivals++
 						continue
 					}
-					errs = append(errs, math.Abs(float64(c.Time-r.emu.CompletedAt(uint64(r.dev.RawCount())))))
+					// Against the write the watch saw: under load the
+					// emulator itself is late (CI once had it 22 µs
+					// late at the median here, all of it the emulator's).
+					w, ok := r.emu.WrittenAt(uint64(r.dev.RawCount()))
+					if !ok {
+						t.Fatalf("the emulator does not know when count %d was written", r.dev.RawCount())
+					}
+					errs = append(errs, math.Abs(float64(c.Time-w)))
 				}
 				return arrivals, errs
 			}
@@ -213,7 +233,7 @@ func TestWatchRecoversItsAnchor(t *testing.T) {
 			}
 			if len(errs) > 0 {
 				if m := median(errs); m > 10e3 {
-					t.Errorf("watched Completions %.1f µs (median) off the device's, want under 10 µs", m/1e3)
+					t.Errorf("watched Completions %.1f µs (median) off the register writes, want under 10 µs", m/1e3)
 				}
 			}
 		})

@@ -111,7 +111,15 @@ type Emulator struct {
 	stats   Stats
 	present atomic.Bool
 	t0      atomic.Int64 // CLOCK_MONOTONIC ns of count 0, set by Run
+	wrote   [wroteRing]wroteAt
 }
+
+// wroteAt is when the registers of one completion changed (see WrittenAt).
+type wroteAt struct{ count, at atomic.Int64 }
+
+// wroteRing is how many completions WrittenAt remembers: 5 s at 512
+// frames and 96 kHz, more than any test reads back at once.
+const wroteRing = 1024
 
 // instance is the device while it is present: sysfs entry, socket, maps.
 type instance struct {
@@ -576,6 +584,9 @@ func (e *Emulator) Run(ctx context.Context) error {
 			vanishAt = math.MaxInt64
 			t0, half, k, deliverAt, prefilled = clock.Now(), 0, 0, math.MaxInt64, 0
 			e.t0.Store(t0)
+			for i := range e.wrote { // counts start over
+				e.wrote[i].count.Store(-1)
+			}
 			continue
 		}
 		if now >= deliverAt {
@@ -599,8 +610,10 @@ func (e *Emulator) Run(ctx context.Context) error {
 			e.gen.Fill(buf[h:], k*period+uint64(h/fb))
 		}
 		k++
-		late := clock.Now() - next
+		w := clock.Now()
+		late := w - next
 		e.complete(in, k, n)
+		e.noteWrote(k, w)
 		if late > int64(LateTick) {
 			e.bump(func(s *Stats) {
 				s.LateTicks++
@@ -636,6 +649,29 @@ func (e *Emulator) CompletedAt(count uint64) int64 {
 		return 0
 	}
 	return t0 + e.at(2*count)
+}
+
+// WrittenAt is the CLOCK_MONOTONIC time, ns, at which the registers of
+// interrupt count changed, read just before they did; false once the
+// count has left the last wroteRing or not yet happened. It is
+// CompletedAt plus this thread's lateness: a register watch sees the
+// write, so it is judged against this (on a loaded machine the emulator
+// is tens of µs late on many completions, see LateTicks).
+func (e *Emulator) WrittenAt(count uint64) (int64, bool) {
+	s := &e.wrote[count%wroteRing]
+	c := s.count.Load()
+	at := s.at.Load()
+	if c != int64(count) || s.count.Load() != c {
+		return 0, false
+	}
+	return at, true
+}
+
+func (e *Emulator) noteWrote(count uint64, at int64) {
+	s := &e.wrote[count%wroteRing]
+	s.count.Store(-1)
+	s.at.Store(at)
+	s.count.Store(int64(count))
 }
 
 // complete counts buffer k done and updates the registers.
