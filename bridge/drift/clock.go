@@ -90,6 +90,11 @@ type clock struct {
 	hb      float64 // the hull's rate at the last block
 	vh      float64 // variance of the hull's rate, from block to block
 	nb      int     // blocks with a hull rate
+	fit     float64 // mean square of the hull's rate against the curve, over fitBlocks
+	nfit    int
+	// rateOnly: only the rate and the drift are used (no edge, so no
+	// floor to keep).
+	rateOnly bool
 	// warm holds the first points until they are checked (see above).
 	warm    [warmup]point
 	nwarm   int
@@ -113,6 +118,16 @@ type point struct {
 // order is the number of states: time, rate, drift, jerk.
 const order = 4
 
+// qCoef is the integrated white snap noise over a step du:
+// Q[i][j] = q du^m qCoef[i][j], qCoef = 1 / ((n-1-i)! (n-1-j)! m),
+// m = 2n-1-i-j.
+var qCoef = [order][order]float64{
+	{1. / 252, 1. / 72, 1. / 30, 1. / 24},
+	{1. / 72, 1. / 20, 1. / 8, 1. / 6},
+	{1. / 30, 1. / 8, 1. / 3, 1. / 2},
+	{1. / 24, 1. / 6, 1. / 2, 1},
+}
+
 const (
 	warmup      = 8      // first points checked against each other
 	warmupSigma = 5      // robust deviations off the first points' line
@@ -133,7 +148,8 @@ const (
 	hullOutlier = 8    // a hull vertex that moves the slope this many sigmas is an outlier
 	hullSplit   = 1024 // stamps before the hull's halves measure the drift
 	hullNear    = 16   // stamps nearest the hull's line that measure the edge's density
-	hullScatter = 8    // the hull's slope error in units of 1/(n·f0·W), measured
+	fitBlocks   = 64
+	hullScatter = 8 // the hull's slope error in units of 1/(n·f0·W), measured
 )
 
 const (
@@ -177,6 +193,7 @@ func (c *clock) restart() {
 	c.n = 0
 	c.blkN, c.nmins, c.floor, c.nfloor = 0, 0, 0, 0
 	c.npts, c.ncand, c.vh, c.nb, c.hullDue = 0, 0, 0, 0, false
+	c.fit, c.nfit = 0, 0
 	c.nwarm = 0
 	c.reject = 0
 	c.resets++
@@ -286,7 +303,6 @@ func (c *clock) feed(t int64, f uint64) bool {
 	for m := 1; m < len(pw); m++ {
 		pw[m] = pw[m-1] * du
 	}
-	fact := [order]float64{1, 1, 2, 6}
 	var FP, P [order][order]float64
 	for i := 0; i < order; i++ {
 		for j := 0; j < order; j++ {
@@ -295,14 +311,15 @@ func (c *clock) feed(t int64, f uint64) bool {
 			}
 		}
 	}
+	// P is symmetric: the upper triangle, then its mirror (the update
+	// below runs once per stamp, for two clocks).
 	for i := 0; i < order; i++ {
-		for j := 0; j < order; j++ {
+		for j := i; j < order; j++ {
 			for k := j; k < order; k++ {
 				P[i][j] += FP[i][k] * F[j][k]
 			}
-			// Q[i][j] = q du^m / ((n-1-i)! (n-1-j)! m), m = 2n-1-i-j.
-			m := 2*order - 1 - i - j
-			P[i][j] += c.q * pw[m] / (fact[order-1-i] * fact[order-1-j] * float64(m))
+			P[i][j] += c.q * pw[2*order-1-i-j] * qCoef[i][j]
+			P[j][i] = P[i][j]
 		}
 	}
 	tau := xp[0]
@@ -398,7 +415,7 @@ func (c *clock) feed(t int64, f uint64) bool {
 		c.hullDue = false
 		c.hullUpdate()
 	}
-	if c.nmins > 0 && c.lateFrac > 0 {
+	if c.nmins > 0 && c.lateFrac > 0 && !c.rateOnly {
 		// A running mean, then a one-pole over floorSmooth stamps: the
 		// edge's steps (a block minimum leaving the window) are spread
 		// over a second, below what the phase loop passes. (A clock fed
@@ -494,6 +511,8 @@ func (c *clock) hullUpdate() {
 	if c.nb <= 2 || sd <= 0 {
 		return
 	}
+	c.nfit++
+	c.fit += (d*d - c.fit) / float64(min(c.nfit, fitBlocks))
 	inflate := math.Max(1, c.vh/(sd*sd)) * float64(stamps) / floorBlock / (c.lateFrac * c.lateFrac)
 	if c.npts < hullPoints {
 		// A growing window gains more than it shares: its hull's

@@ -237,8 +237,10 @@ type Controller struct {
 	cfg     Config
 	nominal float64 // GraphRate / DeviceRate
 	dev     clock
-	snk     clock // sink filter for the first seconds, until ln is valid
-	ln      line  // the graph clock as a long least-squares line
+	slow    clock   // the device clock again, on a long memory (see slowQ)
+	wSlow   float64 // slow's share in the device rate
+	snk     clock   // sink filter for the first seconds, until ln is valid
+	ln      line    // the graph clock as a long least-squares line
 	pos     posMap
 
 	state     State
@@ -301,6 +303,8 @@ func (c *Controller) Reset() {
 	jerk := 2 * slope / 60
 	q := jerk * jerk / 60 * snapScale
 	c.dev.init(c.cfg.DeviceRate, q, slope, jerk, c.cfg.Jitter, jitterFloor*jitterFloor, true)
+	c.slow.init(c.cfg.DeviceRate, q*slowQ, slope, jerk, c.cfg.Jitter, jitterFloor*jitterFloor, true)
+	c.slow.rateOnly = true
 	// The sink's times are already filtered by the server; start from a
 	// small guess and let the filter measure the rest.
 	c.snk.init(c.cfg.GraphRate, q*sinkQ, slope, jerk, sinkFloor, sinkFloor*sinkFloor, false)
@@ -336,7 +340,7 @@ func (c *Controller) Stats() Stats {
 	s.Ratio = c.ratio
 	s.PPM = (c.ratio/c.nominal - 1) * 1e6
 	if c.dev.valid() {
-		s.DevicePPM = (1/c.dev.p - 1) * 1e6
+		s.DevicePPM = (1/c.devP() - 1) * 1e6
 		s.JitterUS = c.dev.jitter() * 1e6
 		s.Arrivals = c.dev.lateFrac
 	}
@@ -412,6 +416,12 @@ func (c *Controller) Update(in Input) Output {
 		}
 		c.dev.update(in.Time, in.DeviceFrames)
 		c.dev.noteLate(in.Late)
+		c.slow.kind = c.dev.kind
+		c.slow.update(in.Time, in.DeviceFrames)
+		c.slow.noteLate(in.Late)
+		if c.haveDev {
+			c.updateSlow(float64(in.DeviceFrames-c.lastDev) / cfg.DeviceRate)
+		}
 		if c.dev.resets != resets && c.state == Locked {
 			c.state = Acquiring // the device clock jumped: measure again
 		}
@@ -490,7 +500,7 @@ func (c *Controller) Update(in Input) Output {
 			ps = math.Min(c.ffSnk+d, math.Max(c.ffSnk-d, ps))
 		}
 		c.ffSnk, c.ffSnkOn = ps, c.state == Locked
-		ff = c.nominal * c.dev.p / ps
+		ff = c.nominal * c.devP() / ps
 	}
 	lo, hi := c.nominal*(1-cfg.MaxDeviation), c.nominal*(1+cfg.MaxDeviation)
 	ff = math.Min(hi, math.Max(lo, ff))
@@ -803,6 +813,63 @@ const snapScale = 0.03
 // still followed without lag worth measuring.
 const sinkQ = 0.1
 
+// The device clock runs twice: dev with the process noise DriftRate
+// asks for, slow with slowQ of it. A clock that drifts as fast as the
+// issue's ramps (5 ppm/min) needs dev's short memory; a steady one is
+// measured better by a memory ten times longer (at 1 ms of latency the
+// rate's error halves: 0.09 to 0.045 ppm RMS). Which one the clock is,
+// the stamps say: each filter's curve is measured against the stamps'
+// lower hull every block (clock.fit), and a slow filter that lags a ramp
+// misses the hull by ten to seventy times dev's mean square, a steady
+// one by about the same (0.65-1.2 over an hour). The feed-forward takes
+// the slow filter's rate while its miss is under slowTrust times dev's,
+// dev's above slowDoubt times, and blends in between.
+const (
+	slowQ     = 0.01
+	slowTrust = 1.5
+	slowDoubt = 3
+	slowFits  = 64 // hull blocks (22 s) each filter is measured over first
+	slowRise  = 30 // s for the slow filter's share to grow from 0 to 1 (it falls at once)
+)
+
+// slowTarget is the share of the slow filter in the device rate that
+// the hull fits ask for: 0 until both filters have been measured over
+// slowFits blocks (a clock fed only brackets has no hull and keeps dev's
+// rate).
+func (c *Controller) slowTarget() float64 {
+	d, s := &c.dev, &c.slow
+	if !s.valid() || d.nfit < slowFits || s.nfit < slowFits || !(d.fit > 0) {
+		return 0
+	}
+	return math.Min(1, math.Max(0, (slowDoubt-s.fit/d.fit)/(slowDoubt-slowTrust)))
+}
+
+// updateSlow moves the slow filter's share toward slowTarget after a
+// measurement dt seconds after the last: down at once (the slow filter
+// lags), up over slowRise (a ramp's turn makes a lagging filter look
+// right for a few seconds).
+func (c *Controller) updateSlow(dt float64) {
+	w := c.slowTarget()
+	if w < c.wSlow || !(dt > 0) {
+		c.wSlow = w
+		return
+	}
+	c.wSlow = math.Min(w, c.wSlow+dt/slowRise)
+}
+
+// devP is the device clock's seconds per nominal second for the
+// feed-forward: dev's and slow's, as slowWeight shares them.
+func (c *Controller) devP() float64 {
+	w := c.wSlow
+	return w*c.slow.p + (1-w)*c.dev.p
+}
+
+// devA is the device clock's drift, shared as devP.
+func (c *Controller) devA() float64 {
+	w := c.wSlow
+	return w*c.slow.a + (1-w)*c.dev.a
+}
+
 func (c *Controller) smooth(r, dt float64) float64 {
 	if !c.rInit || c.state == Waiting {
 		c.r1, c.r2, c.rInit = r, r, true
@@ -823,7 +890,7 @@ func (c *Controller) smooth(r, dt float64) float64 {
 		if !c.ln.valid() {
 			snkA = c.snk.a
 		}
-		lead = c.nominal * (c.dev.a - snkA) * 2 * ratioSmooth
+		lead = c.nominal * (c.devA() - snkA) * 2 * ratioSmooth
 	}
 	return c.r2 + lead
 }

@@ -39,6 +39,7 @@ type simConfig struct {
 	rampPPMPerMin  float64 // device drift ramp slope; triangle
 	rampPeriod     float64 // s, one full triangle
 	rampSine       bool    // a sine of the same peak slope instead
+	rampFrom       float64 // s: the clock is steady until then (0: ramps from the start)
 	irqJitter      float64 // s RMS: a latency uniform in [0, irqJitter·√12)
 	symmetric      bool    // irqJitter is zero-mean Gaussian instead: stamps may be early
 	lateProb       float64 // per stamp: a symmetric stamp is late by up to lateMax (a device that ran late)
@@ -115,6 +116,11 @@ type simDevice struct {
 
 func (d *simDevice) ppm(t float64) float64 {
 	p := d.cfg.devPPM
+	if d.cfg.rampFrom > 0 {
+		if t -= simT0 + d.cfg.rampFrom; t < 0 {
+			return p
+		}
+	}
 	if d.cfg.rampPPMPerMin != 0 {
 		// Triangle between -A and +A, slope ±rampPPMPerMin.
 		T := d.cfg.rampPeriod
@@ -271,6 +277,9 @@ func (r *simRing) at(w uint64) (float64, bool) {
 
 func ns(t float64) int64 { return int64(math.Round(t * 1e9)) }
 
+// simT0 is where the clocks start: an arbitrary CLOCK_MONOTONIC point.
+const simT0 = 1234.5678
+
 func runSim(sc simConfig) (simResult, error) {
 	if sc.rate == 0 {
 		sc.rate = 48000
@@ -291,8 +300,7 @@ func runSim(sc simConfig) (simResult, error) {
 	dev := &simDevice{cfg: &sc, rng: rng, stall: sc.stallEvery}
 	dev.clip = math.Min(4*sc.irqJitter, 0.45*float64(sc.devPeriod)/sc.rate)
 	dev.rampAmp = sc.rampPPMPerMin / 60 * sc.rampPeriod / 4
-	// The clocks start at an arbitrary CLOCK_MONOTONIC point.
-	const t0 = 1234.5678
+	const t0 = simT0
 	dev.tk = t0 + 0.0013
 	for i := range dev.hist {
 		dev.hist[i] = dev.tk

@@ -81,15 +81,16 @@ func TestSimDriftRamps(t *testing.T) {
 // TestSimJitter1ms: interrupt latency up to 1 ms (uniform 0-1 ms, 289 µs
 // RMS; fifteen times the realistic figure). Physics: the rate over T
 // seconds is known to 289 µs·sqrt(12/(187.5·T))/T by least squares, 1
-// ppm only after ~20 s; the lower hull of 4096 stamps knows it to about
-// 0.07 ppm, which leaves 0.10-0.11 ppm RMS of ratio error (the issue asks
-// 0.1) with the graph clock's 0.03. Lock to 1 ppm takes from 7 s to two
-// minutes: at 5 s the hull of 940 stamps scatters by 1.7 ppm, so no
-// estimator locks to 1 ppm by then. The delay stays within a frame: the
-// device phase is taken from the stamps' lower edge, not their mean,
-// which sits 0.5 ms (24 frames) late.
+// ppm only after ~20 s; the lower hull of 4096 stamps (21.8 s) knows it
+// to about 0.09 ppm, and a steady clock is measured better by a longer
+// memory: the slow filter leaves 0.044-0.049 ppm RMS of device rate
+// error and 0.063-0.067 of ratio error (the short one alone, 0.10-0.11).
+// Lock to 1 ppm takes from 7 s to two minutes: at 5 s the hull of 940
+// stamps scatters by 1.7 ppm, so no estimator locks to 1 ppm by then.
+// The delay stays within a frame: the device phase is taken from the
+// stamps' lower edge, not their mean, which sits 0.5 ms (24 frames) late.
 func TestSimJitter1ms(t *testing.T) {
-	want := target{ratioRMS: 0.15, stepMax: 0.01, win100: 0.2, delayMax: 2, noUnderrun: true}
+	want := target{ratioRMS: issueTargets.ratioRMS, stepMax: 0.01, win100: 0.2, delayMax: 2, noUnderrun: true}
 	for _, ppm := range offsets {
 		r, err := runSim(faults(simConfig{devPPM: ppm, irqJitter: 1e-3 / math.Sqrt(12), duration: 3600, settle: 600, seed: uint64(ppm + 8000)}))
 		if err != nil {
@@ -110,7 +111,14 @@ func TestSimJitter1ms(t *testing.T) {
 // is the compromise between the two: 4096 stamps leave 0.13 ppm RMS here
 // (over the issue's 0.1) and 0.36 frames RMS of delay; a window of 12288
 // took the steady 1 ms case to 0.07-0.09 ppm but this one to 0.31 ppm and
-// a frame of delay. The bounds are TestSimJitter1ms's.
+// a frame of delay. The slow filter is no help here (it lags the ramps to
+// 0.94 ppm and is left out), and a filter of twice the process noise
+// trades steady noise for lag at the same 0.13. Rough physics: the rate
+// now, extrapolated over a window W whose hull halves each know their
+// rate to 32/(n·f0·W), is off by about 270/W² ppm (W in s), and a linear
+// rate over W misses the sine ramp's turns by up to 6e-5·W² ppm: the sum
+// is least near W = 45 s, at about 0.18 ppm. The bounds are
+// TestSimJitter1ms's, with the ratio's at 0.15.
 func TestSimJitter1msRamps(t *testing.T) {
 	want := target{ratioRMS: 0.15, stepMax: 0.01, win100: 0.2, delayMax: 2, noUnderrun: true}
 	for _, ppm := range []float64{-200, 200} {
@@ -120,6 +128,27 @@ func TestSimJitter1msRamps(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(t, fmt.Sprintf("offset %+5.0f ppm, 0-1 ms, ramps", ppm), r, want)
+	}
+}
+
+// TestSimRampStarts: a clock steady for 20 minutes, so the slow filter
+// carries the rate, starts drifting at once at 5 ppm/min (the steepest
+// point of the sine ramp, a kink no crystal makes). The slow filter lags
+// it; its miss against the hull grows within seconds and the rate goes
+// back to dev's. Measured: 0.80-0.86 ppm worst ratio error and 0.60
+// frames of delay, as dev alone gives (0.80-0.85, 0.60); the slow filter
+// kept on gives 1.9 ppm and 2.5 frames, which fails here.
+func TestSimRampStarts(t *testing.T) {
+	for _, ppm := range []float64{-200, 200} {
+		r, err := runSim(faults(simConfig{devPPM: ppm, irqJitter: 20e-6, rampPPMPerMin: 5, rampSine: true, rampPeriod: 480,
+			rampFrom: 1200, duration: 2400, settle: 60, seed: uint64(ppm + 9000)}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, fmt.Sprintf("offset %+5.0f ppm, ramps from 20 min", ppm), r, target{ratioRMS: 0.2, stepMax: 0.01, win100: 0.2, delayMax: 1, noUnderrun: true})
+		if r.ratioMax > 1.2 {
+			t.Errorf("offset %+5.0f ppm: the ratio was %.2f ppm off at %.0f s, want under 1.2: the slow filter was kept through the ramp", ppm, r.ratioMax, r.ratioMaxAt)
+		}
 	}
 }
 
@@ -210,7 +239,8 @@ func TestSimJACKWakeups(t *testing.T) {
 }
 
 // Test24Hours: a day of virtual time with every fault and ramps; all the
-// targets hold to the end. It runs in a few seconds.
+// targets hold to the end. It runs in about 42 s here (16.2 million
+// updates at BenchmarkUpdate's 1.9 µs, and the models).
 func Test24Hours(t *testing.T) {
 	want := issueTargets
 	want.lock = 8
