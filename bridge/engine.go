@@ -152,6 +152,7 @@ type counters struct {
 	ratioPPM    atomic.Uint64 // float64 bits
 	devicePPM   atomic.Uint64
 	arrivals    atomic.Uint64
+	longMemory  atomic.Uint64
 	graphPPM    atomic.Uint64
 	errorFrames atomic.Uint64
 	resyncs     atomic.Uint64
@@ -189,8 +190,12 @@ type Stats struct {
 	DevicePPM float64 `json:"device_ppm"`     // device clock vs CLOCK_MONOTONIC
 	GraphPPM  float64 `json:"graph_ppm"`      // graph clock vs CLOCK_MONOTONIC
 	Arrivals  float64 `json:"arrival_share"`  // share of device stamps that are arrivals (late-only)
-	Error     float64 `json:"error_frames"`   // latency minus target
-	Resyncs   uint64  `json:"resyncs"`        // corrections past the bound
+	// LongMemory is the share of the long-memory device filter in the
+	// device rate: 1 while the stamps show a steady clock, 0 while it
+	// drifts (or its stamps are bracketed).
+	LongMemory float64 `json:"device_long_memory"`
+	Error      float64 `json:"error_frames"` // latency minus target
+	Resyncs    uint64  `json:"resyncs"`      // corrections past the bound
 	// SkippedCycles are graph cycles that did not read from the queue
 	// (the graph's own xruns: its driver ran late and skipped us); the
 	// queue moved by their frames and was put back with a resync.
@@ -667,6 +672,7 @@ func (e *Engine) publish() {
 	e.stats.ratioPPM.Store(math.Float64bits(st.PPM))
 	e.stats.devicePPM.Store(math.Float64bits(st.DevicePPM))
 	e.stats.arrivals.Store(math.Float64bits(st.Arrivals))
+	e.stats.longMemory.Store(math.Float64bits(st.LongMemory))
 	e.stats.graphPPM.Store(math.Float64bits(st.GraphPPM))
 	e.stats.errorFrames.Store(math.Float64bits(st.Error))
 	e.stats.latency.Store(int64(math.Round(st.Latency * 1000)))
@@ -733,6 +739,7 @@ func (e *Engine) Stats() Stats {
 	st.RatioPPM = math.Float64frombits(e.stats.ratioPPM.Load())
 	st.DevicePPM = math.Float64frombits(e.stats.devicePPM.Load())
 	st.Arrivals = math.Float64frombits(e.stats.arrivals.Load())
+	st.LongMemory = math.Float64frombits(e.stats.longMemory.Load())
 	st.GraphPPM = math.Float64frombits(e.stats.graphPPM.Load())
 	st.Error = math.Float64frombits(e.stats.errorFrames.Load())
 	st.Resyncs = e.stats.resyncs.Load()

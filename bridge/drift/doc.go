@@ -188,9 +188,13 @@
 // 0.65-1.3 (over an hour at 0-1 ms). The feed-forward takes the slow
 // filter's rate and drift while its miss is under 1.5 times the fast
 // one's, the fast filter's above 3, and blends between; the slow share
-// falls at once and grows back over 30 s, so a ramp's turn, where the
-// lagging filter is briefly right, does not bring it back. The phase
-// stays the fast filter's edge. In the simulation the ratio error falls
+// falls within 2 s (at once, the rate would step by the filters'
+// difference) and grows back over 30 s, so a ramp's turn, where the
+// lagging filter is briefly right, does not bring it back. Only while
+// most stamps are arrivals: brackets have no edge to hull, and trusting
+// the hull of a few arrivals among them made the share come and go and
+// put windows at -108 dB into the UIO sine through PipeWire. The phase
+// stays the fast filter's edge; Stats.LongMemory shows the share. In the simulation the ratio error falls
 // from 0.10-0.11 to 0.063-0.067 ppm RMS at 0-1 ms and from 0.021-0.023
 // to 0.010-0.019 at 20 µs; ramps cost 0.00-0.005 ppm RMS more than the
 // fast filter alone gives, and a drift that starts at 5 ppm/min at once

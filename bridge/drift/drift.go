@@ -211,6 +211,10 @@ type Stats struct {
 	// Arrivals: the share of recent device stamps that were arrivals
 	// (Input.Late), 0..1: how much the lower edge and hull count.
 	Arrivals float64
+	// LongMemory: the share of the long-memory device filter in the
+	// device rate, 0..1 (see slowQ): 1 for a clock the stamps show
+	// steady, 0 while it drifts or for bracketed stamps.
+	LongMemory float64
 	// LockedAt: Input.Time of the update that first locked (0: not yet).
 	LockedAt int64
 	// Alignments: corrections while acquiring (the first included);
@@ -343,6 +347,7 @@ func (c *Controller) Stats() Stats {
 		s.DevicePPM = (1/c.devP() - 1) * 1e6
 		s.JitterUS = c.dev.jitter() * 1e6
 		s.Arrivals = c.dev.lateFrac
+		s.LongMemory = c.wSlow
 	}
 	if c.snkValid() {
 		s.GraphPPM = (1/c.snkP() - 1) * 1e6
@@ -823,35 +828,42 @@ const sinkQ = 0.1
 // misses the hull by ten to seventy times dev's mean square, a steady
 // one by about the same (0.65-1.2 over an hour). The feed-forward takes
 // the slow filter's rate while its miss is under slowTrust times dev's,
-// dev's above slowDoubt times, and blends in between.
+// dev's above slowDoubt times, and blends in between (slowTarget,
+// updateSlow).
 const (
 	slowQ     = 0.01
 	slowTrust = 1.5
 	slowDoubt = 3
 	slowFits  = 64 // hull blocks (22 s) each filter is measured over first
-	slowRise  = 30 // s for the slow filter's share to grow from 0 to 1 (it falls at once)
+	slowRise  = 30 // s for the slow filter's share to grow from 0 to 1
+	slowFall  = 2  // s for it to fall from 1 to 0
 )
 
 // slowTarget is the share of the slow filter in the device rate that
-// the hull fits ask for: 0 until both filters have been measured over
-// slowFits blocks (a clock fed only brackets has no hull and keeps dev's
-// rate).
+// the hull fits ask for: 0 unless most stamps are arrivals (mixedLate;
+// brackets have no edge for a hull to find, and the hull of a few
+// arrivals among them says nothing) and both filters have been measured
+// over slowFits blocks.
 func (c *Controller) slowTarget() float64 {
 	d, s := &c.dev, &c.slow
-	if !s.valid() || d.nfit < slowFits || s.nfit < slowFits || !(d.fit > 0) {
+	if !s.valid() || d.lateFrac < mixedLate || d.nfit < slowFits || s.nfit < slowFits || !(d.fit > 0) {
 		return 0
 	}
 	return math.Min(1, math.Max(0, (slowDoubt-s.fit/d.fit)/(slowDoubt-slowTrust)))
 }
 
 // updateSlow moves the slow filter's share toward slowTarget after a
-// measurement dt seconds after the last: down at once (the slow filter
-// lags), up over slowRise (a ramp's turn makes a lagging filter look
-// right for a few seconds).
+// measurement dt seconds after the last: down within slowFall (the slow
+// filter lags; at once, the rate would step by the filters' difference,
+// which a 100 ms window of the sine shows), up over slowRise (a ramp's
+// turn makes a lagging filter look right for a few seconds).
 func (c *Controller) updateSlow(dt float64) {
 	w := c.slowTarget()
-	if w < c.wSlow || !(dt > 0) {
-		c.wSlow = w
+	if !(dt > 0) {
+		return
+	}
+	if w < c.wSlow {
+		c.wSlow = math.Max(w, c.wSlow-dt/slowFall)
 		return
 	}
 	c.wSlow = math.Min(w, c.wSlow+dt/slowRise)

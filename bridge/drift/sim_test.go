@@ -97,6 +97,7 @@ type simResult struct {
 	delayMaxAt  float64   // s, when delayMax happened
 	devRMS      float64   // ppm RMS of the device clock filter's rate error after settle
 	snkRMS      float64   // ppm RMS of the sink clock filter's rate error after settle
+	longMax     float64   // largest share of the long-memory device filter after settle
 }
 
 type simDevice struct {
@@ -417,6 +418,7 @@ func runSim(sc simConfig) (simResult, error) {
 				de, se := dp-dev.ppm(wake), sp-sc.sinkPPM
 				sumDev2 += de * de
 				sumSnk2 += se * se
+				res.longMax = math.Max(res.longMax, ctl.Stats().LongMemory)
 				if !math.IsNaN(lastFF) {
 					res.ffStepMax = math.Max(res.ffStepMax, math.Abs(ff-lastFF)*1e6)
 				}
