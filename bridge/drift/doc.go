@@ -117,11 +117,20 @@
 // the cycle's true start by a latency that is never negative, so the
 // line is then the lower hull of the wake-ups (the earliest of each
 // 0.25 s block), its edge across the samples' mean the rate and the
-// phase: no DLL to settle, so it starts at the first cycle, and it locks
-// at a 5.5 s span at the latest (a rate off by ε at lock leaves the
-// queue ε²/(2·0.2 ppm/s) off once the glide is over, and a 3 s hull was
-// still up to 34 ppm off on this VM). On a fresh jackd the DLL's times
-// read 9-20 ppm off at 5 s, the wake-ups' hull 0.5-11 ppm.
+// phase: no DLL to settle, so it starts at the first cycle, and on a
+// server younger than 10 s it locks at an 8.5 s span at the latest (a
+// rate off by ε at lock leaves the queue ε²/(2·0.2 ppm/s) off once the
+// glide is over, and the glide is in whatever is recorded meanwhile; a
+// 3 s hull was still up to 34 ppm off on this VM). On a fresh jackd the
+// DLL's times read 9-20 ppm off at 5 s, the wake-ups' hull 0.5-13 ppm
+// at 5 s and 0.2-1 ppm at 8 s (six traces of scripts/jack-clock.sh
+// replayed through the line and the glide: locking at 5.5 s, three of
+// six left the feed-forward's graph rate over 1 ppm off on average from
+// 10 to 40 s, up to 5.2 ppm at worst; at 8.5 s five within 0.37 ppm and
+// one at 1.3, whose hull still moved by 4 ppm between 8 and 10 s). The
+// glide's pace stays what it was for a lock at 5.5 s (slewSpanEdge):
+// tied to the later lock it was 1.3 ppm/s at 10 s, and the recordings'
+// worst windows fell to -110 dB.
 //
 // The device clock (and the graph clock for its first seconds) is a
 // four-state Kalman filter (time, rate, drift,

@@ -500,7 +500,7 @@ func (c *Controller) Update(in Input) Output {
 			// the new estimate at no more than sinkSlewPPM per second: a
 			// late server wake-up moves a young line by ppm within a
 			// second, and the sine would glide with it.
-			slew := math.Max(sinkSlewPPM, sinkSlewYoung*math.Pow(c.maxLockSpan()/c.ln.span, 2.5))
+			slew := math.Max(sinkSlewPPM, sinkSlewYoung*math.Pow(c.slewSpan()/c.ln.span, 2.5))
 			d := slew * 1e-6 * float64(in.DeviceFrames-c.loopDev) / cfg.DeviceRate
 			ps = math.Min(c.ffSnk+d, math.Max(c.ffSnk-d, ps))
 		}
@@ -783,24 +783,45 @@ const (
 // started (its first cycle within youngServer seconds of the server's
 // start) begins at the first cycle instead of sinkSettle later, and its
 // rate early is what the wake-ups' lower edge says while the server and
-// its clients start up, which still moves by ppm (on this VM 0.5 to 11
+// its clients start up, which still moves by ppm (on this VM 0.5 to 13
 // ppm off at 5 s, 0.2 to 2.2 at 8 s; a 3 s line was up to 34 ppm off):
-// it is measured for lockSpanEdge. A rate off by ε at lock leaves the
-// queue ε²/(2·sinkSlewPPM) off by the time the feed-forward has glided to
-// the truth, which the narrow loop then takes minutes to put back.
+// it is measured for lockSpanEdge (at 5.5 s, three of six replayed
+// jackd traces left the graph rate over 1 ppm off on average through a
+// recording from 10 to 40 s; at 8.5 s one, see doc.go). A rate off by ε
+// at lock leaves the queue ε²/(2·sinkSlewPPM) off by the time the
+// feed-forward has glided to the truth, which the narrow loop then takes
+// minutes to put back.
 const (
 	lockSpan     = 3.0
-	lockSpanEdge = 5.5
+	lockSpanEdge = 8.5
+	slewSpanEdge = 5.5
 	youngServer  = 10.0
 )
 
 // maxLockSpan is the span at which the graph clock's line locks at the
 // latest: lockSpan, or lockSpanEdge for a young server's wake-ups.
 func (c *Controller) maxLockSpan() float64 {
-	if c.ln.edge && float64(c.ln.f0) < youngServer*c.cfg.GraphRate {
+	if c.youngEdge() {
 		return lockSpanEdge
 	}
 	return lockSpan
+}
+
+// slewSpan is the span at which the feed-forward's graph rate may glide
+// at sinkSlewYoung: lockSpan, or slewSpanEdge for a young server's
+// wake-ups. Tied to lockSpanEdge instead, the limit was still 1.3 ppm/s
+// at 10 s, and a jackd sine recorded from 10 s had windows at -110 dB.
+func (c *Controller) slewSpan() float64 {
+	if c.youngEdge() {
+		return slewSpanEdge
+	}
+	return lockSpan
+}
+
+// youngEdge reports whether the graph clock's line is on the wake-ups of
+// a server that had run for less than youngServer at its first cycle.
+func (c *Controller) youngEdge() bool {
+	return c.ln.edge && float64(c.ln.f0) < youngServer*c.cfg.GraphRate
 }
 
 // snapScale sets the clock filters' process noise from Config.DriftRate:
