@@ -100,6 +100,8 @@ func printStatus(w io.Writer, d *statusDoc) {
 		}
 		fmt.Fprintf(w, "  lock       %s, %d alignments, %d resyncs (%d graph cycles skipped), resampler delay %.1f frames\n",
 			lock, d.Alignments, d.Resyncs, d.SkippedCycles, d.Delay)
+		fmt.Fprintf(w, "  clock      device followed on its %s, %.0f %% of its stamps arrivals\n",
+			memory(d.LongMemory), d.Arrivals*100)
 	}
 	fmt.Fprintf(w, "  queue      %d frames (start fill %d, capacity %d)\n", d.Fill, d.Target, d.Capacity)
 	if d.Latency != 0 {
@@ -111,6 +113,18 @@ func printStatus(w io.Writer, d *statusDoc) {
 	fmt.Fprintf(w, "  underruns  %d (%d frames)   xruns %d   overflows %d frames\n", d.UnderrunEvents, d.UnderrunFrames, d.Xruns, d.Overflows)
 	fmt.Fprintf(w, "  device     %d interrupts, %d lost, %d frames lost, returned %d times, worst stall %.2f ms (%.1f s after start)\n",
 		d.Interrupts, d.LostIRQs, d.LostFrames, d.DeviceReturns, d.WorstStall*1e3, d.WorstStallAt)
+}
+
+// memory says which of the device clock's filters the ratio follows
+// (drift.Stats.LongMemory).
+func memory(long float64) string {
+	switch {
+	case long >= 0.995:
+		return "long memory (steady)"
+	case long <= 0.005:
+		return "short memory"
+	}
+	return fmt.Sprintf("long memory at %.0f %%", long*100)
 }
 
 // watchStatus redraws in place with sparklines of the ratio and the
