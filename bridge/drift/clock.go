@@ -101,8 +101,9 @@ type clock struct {
 	dropped uint64 // first points left out as inconsistent
 }
 
-// hullStore is the hull's working memory, 36 KB: allocated once, with
-// the clock, for a clock that takes arrivals.
+// hullStore is the hull's working memory, 36 KB: allocated once, by
+// New, for each clock that takes arrivals, and kept across Reset (which
+// Update calls when the device's count starts over).
 type hullStore struct {
 	pts    [hullCands]point
 	idx    [hullCands]int32
@@ -148,8 +149,8 @@ const (
 	hullOutlier = 8    // a hull vertex that moves the slope this many sigmas is an outlier
 	hullSplit   = 1024 // stamps before the hull's halves measure the drift
 	hullNear    = 16   // stamps nearest the hull's line that measure the edge's density
-	fitBlocks   = 64
-	hullScatter = 8 // the hull's slope error in units of 1/(n·f0·W), measured
+	fitBlocks   = 64   // hull blocks (22 s) in fit's running mean
+	hullScatter = 8    // the hull's slope error in units of 1/(n·f0·W), measured
 )
 
 const (
@@ -177,13 +178,10 @@ const (
 // init sets the filter up: q is the snap noise density, a0 and j0 the
 // prior std of the drift and of the jerk, jitter the first guess of the
 // timestamp noise (s RMS), rMin the least noise variance it will assume;
-// arrivals says whether its stamps may be arrivals (see noteLate), which
-// the hull is for.
-func (c *clock) init(nominal, q, a0, j0, jitter, rMin float64, arrivals bool) {
-	*c = clock{nominal: nominal, q: q, r: jitter * jitter, rMin: rMin}
-	if arrivals {
-		c.hull = new(hullStore)
-	}
+// hull is the working memory for a clock whose stamps may be arrivals
+// (see noteLate), nil for one that takes none.
+func (c *clock) init(nominal, q, a0, j0, jitter, rMin float64, hull *hullStore) {
+	*c = clock{nominal: nominal, q: q, r: jitter * jitter, rMin: rMin, hull: hull}
 	c.prior = [order]float64{jitter, clockPriorRate, a0, j0}
 }
 

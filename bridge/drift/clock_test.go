@@ -78,7 +78,7 @@ func TestWarmupLeavesOutInconsistentPoints(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(3, 4))
 			var c clock
-			c.init(48000, 1e-30, 1e-9, 1e-12, 50e-6, 25e-12, false)
+			c.init(48000, 1e-30, 1e-9, 1e-12, 50e-6, 25e-12, nil)
 			const period = 256
 			sec := period / 48000.0 * (1 + 300e-6)
 			k := 1

@@ -297,6 +297,10 @@ func New(cfg Config) (*Controller, error) {
 // configuration; counters survive.
 func (c *Controller) Reset() {
 	st := c.stats
+	dh, sh := c.dev.hull, c.slow.hull
+	if dh == nil { // New: the only allocation
+		dh, sh = new(hullStore), new(hullStore)
+	}
 	*c = Controller{cfg: c.cfg, nominal: c.nominal}
 	c.stats = st
 	c.trimK = trimPeriods // no trim running
@@ -306,12 +310,12 @@ func (c *Controller) Reset() {
 	slope := c.cfg.DriftRate * 1e-6 / 60
 	jerk := 2 * slope / 60
 	q := jerk * jerk / 60 * snapScale
-	c.dev.init(c.cfg.DeviceRate, q, slope, jerk, c.cfg.Jitter, jitterFloor*jitterFloor, true)
-	c.slow.init(c.cfg.DeviceRate, q*slowQ, slope, jerk, c.cfg.Jitter, jitterFloor*jitterFloor, true)
+	c.dev.init(c.cfg.DeviceRate, q, slope, jerk, c.cfg.Jitter, jitterFloor*jitterFloor, dh)
+	c.slow.init(c.cfg.DeviceRate, q*slowQ, slope, jerk, c.cfg.Jitter, jitterFloor*jitterFloor, sh)
 	c.slow.rateOnly = true
 	// The sink's times are already filtered by the server; start from a
 	// small guess and let the filter measure the rest.
-	c.snk.init(c.cfg.GraphRate, q*sinkQ, slope, jerk, sinkFloor, sinkFloor*sinkFloor, false)
+	c.snk.init(c.cfg.GraphRate, q*sinkQ, slope, jerk, sinkFloor, sinkFloor*sinkFloor, nil)
 	c.ln.init(c.cfg.GraphRate)
 	c.ratio, c.ff = c.nominal, c.nominal
 	c.state = Waiting
@@ -891,7 +895,7 @@ func (c *Controller) updateSlow(dt float64) {
 }
 
 // devP is the device clock's seconds per nominal second for the
-// feed-forward: dev's and slow's, as slowWeight shares them.
+// feed-forward: dev's and slow's, as wSlow shares them.
 func (c *Controller) devP() float64 {
 	w := c.wSlow
 	return w*c.slow.p + (1-w)*c.dev.p

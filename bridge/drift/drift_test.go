@@ -85,6 +85,19 @@ func TestUpdateAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, step); n != 0 {
 		t.Fatalf("Update allocates %v times per call", n)
 	}
+	// A device whose count starts over (a UIO device that vanished and
+	// returned) makes Update reset the controller: that must not
+	// allocate either (it once took 72 KB of hull memory anew).
+	restart := func() {
+		k = 0
+		step()
+		for range 10 {
+			step()
+		}
+	}
+	if n := testing.AllocsPerRun(20, restart); n != 0 {
+		t.Fatalf("Update allocates %v times per call when the device's count starts over", n)
+	}
 }
 
 // BenchmarkUpdate is one interrupt's work in steady state: stamps late
