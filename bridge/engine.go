@@ -448,8 +448,9 @@ func (e *Engine) awaitDevice(cause error) error {
 	}
 	e.lastCount, e.prevTime, e.latencySet = 0, 0, false
 	if e.ctl != nil {
-		// A new device start is a new clock: measure it afresh, with the
-		// device's frame count continuing from what was consumed.
+		// A new device start is a new clock on the same graph: measure
+		// it afresh (the graph's measurement is kept), with the device's
+		// frame count continuing from what was consumed.
 		e.ctl.Reset()
 		e.devBase = uint64(e.rs.Consumed())
 	}

@@ -243,17 +243,13 @@ type Controller struct {
 	dev     clock
 	slow    clock   // the device clock again, on a long memory (see slowQ)
 	wSlow   float64 // slow's share in the device rate
-	snk     clock   // sink filter for the first seconds, until ln is valid
-	ln      line    // the graph clock as a long least-squares line
-	pos     posMap
+	graphClock
+	pos posMap
 
 	state     State
 	haveDev   bool
+	firstDev  uint64 // the device count at the first interrupt since Reset
 	lastDev   uint64
-	lastCycle uint64
-	lastSinkF uint64
-	lastRead  uint64
-	lastUnder uint64 // the sink's UnderrunFrames at lastCycle
 	holdW     uint64 // measurements wait until the reader passes this
 	hold      bool
 	jumped    bool // the sink read less than a cycle since the last step
@@ -282,6 +278,18 @@ type Controller struct {
 	stats               Stats
 }
 
+// graphClock is what the controller knows of the graph: its clock and
+// where its sink was at the last cycle. A device that returns is a new
+// clock on the same graph, so Reset keeps it.
+type graphClock struct {
+	snk       clock // sink filter for the first seconds, until ln is valid
+	ln        line  // the graph clock as a long least-squares line
+	lastCycle uint64
+	lastSinkF uint64
+	lastRead  uint64
+	lastUnder uint64 // the sink's UnderrunFrames at lastCycle
+}
+
 // New returns a controller for cfg.
 func New(cfg Config) (*Controller, error) {
 	cfg.setDefaults()
@@ -289,14 +297,32 @@ func New(cfg Config) (*Controller, error) {
 		return nil, fmt.Errorf("drift: %w", err)
 	}
 	c := &Controller{cfg: cfg, nominal: cfg.GraphRate / cfg.DeviceRate}
-	c.Reset()
+	c.reset()
 	return c, nil
 }
 
-// Reset forgets everything measured (a restarted stream) but keeps the
-// configuration; counters survive.
+// Reset forgets the device clock and everything measured against it (a
+// device that returned, or restarted its count, is a new clock and a new
+// stream) but keeps the graph clock's measurement, the configuration and
+// the counters. The graph did not change: measuring it afresh would hold
+// the lock back until a new line spans lockSpan again, and for a server
+// that was young when the line began, lockSpanEdge, while the queue is
+// stepped into place whole frames at a time.
 func (c *Controller) Reset() {
+	if c.dev.hull == nil {
+		panic("drift: Reset before New")
+	}
+	g := c.graphClock
+	c.reset()
+	c.graphClock = g
+}
+
+// reset forgets everything measured. New calls it; Reset keeps the graph.
+func (c *Controller) reset() {
 	st := c.stats
+	// Counters the clocks keep: what they counted before survives.
+	st.LateIRQs += c.dev.rejects
+	st.ClockRestarts += c.dev.resets
 	dh, sh := c.dev.hull, c.slow.hull
 	if dh == nil { // New: the only allocation
 		dh, sh = new(hullStore), new(hullStore)
@@ -359,8 +385,8 @@ func (c *Controller) Stats() Stats {
 	s.RateStdPPM = c.rateStd() * 1e6
 	s.Error = c.err
 	s.Latency = c.lat
-	s.LateIRQs = c.dev.rejects
-	s.ClockRestarts = c.dev.resets + c.ln.restarts
+	s.LateIRQs += c.dev.rejects
+	s.ClockRestarts += c.dev.resets + c.ln.restarts
 	return s
 }
 
@@ -433,6 +459,9 @@ func (c *Controller) Update(in Input) Output {
 		}
 		if c.dev.resets != resets && c.state == Locked {
 			c.state = Acquiring // the device clock jumped: measure again
+		}
+		if !c.haveDev {
+			c.firstDev = in.DeviceFrames
 		}
 		c.haveDev = true
 		c.lastDev = in.DeviceFrames
@@ -603,9 +632,11 @@ func (c *Controller) Update(in Input) Output {
 	// Or once the line spans lockSpan: a graph clock whose times wander
 	// by tens of µs is known to 1 ppm only after ten seconds or more, but
 	// the steps and the trim of acquiring must be over before anyone
-	// listens; the loop and the line take it from there.
+	// listens; the loop and the line take it from there. The device must
+	// have been measured as long (a line kept across Reset is older).
+	devSpan := float64(c.lastDev-c.firstDev) / cfg.DeviceRate
 	if c.state == Acquiring && !c.hold && c.ln.valid() && math.Abs(et) < 2 &&
-		(c.rateStd() < cfg.LockPPM*1e-6 || steady || c.ln.span >= c.maxLockSpan()) {
+		(c.rateStd() < cfg.LockPPM*1e-6 || steady || (c.ln.span >= c.maxLockSpan() && devSpan >= lockSpan)) {
 		c.state = Locked
 		if c.stats.LockedAt == 0 {
 			c.stats.LockedAt = in.Time

@@ -100,6 +100,40 @@ func TestUpdateAllocs(t *testing.T) {
 	}
 }
 
+// TestResetKeepsCounters: a device that returns is a new clock, but what
+// was counted before it left (late stamps, clock restarts, lost
+// interrupts) stays in the statistics the status command shows.
+func TestResetKeepsCounters(t *testing.T) {
+	c, err := drift.New(baseConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := int64(1); k <= 400; k++ {
+		ts := k * 5_333_333
+		if k%50 == 0 {
+			ts += 3_000_000 // a loop that woke 3 ms late
+		}
+		f := uint64(k) * 256
+		if k == 300 {
+			continue // a lost interrupt
+		}
+		c.Update(drift.Input{Time: ts, Late: true, DeviceFrames: f})
+	}
+	before := c.Stats()
+	if before.LateIRQs == 0 || before.LostIRQs == 0 {
+		t.Fatalf("the run counted %d late and %d lost interrupts: want some of each", before.LateIRQs, before.LostIRQs)
+	}
+	c.Reset()
+	after := c.Stats()
+	if after.LateIRQs != before.LateIRQs || after.LostIRQs != before.LostIRQs || after.ClockRestarts != before.ClockRestarts {
+		t.Errorf("counters after Reset: late %d, lost %d, restarts %d; before: %d, %d, %d",
+			after.LateIRQs, after.LostIRQs, after.ClockRestarts, before.LateIRQs, before.LostIRQs, before.ClockRestarts)
+	}
+	if after.State != drift.Waiting {
+		t.Errorf("state after Reset: %v, want waiting", after.State)
+	}
+}
+
 // BenchmarkUpdate is one interrupt's work in steady state: stamps late
 // by 0-69 µs (so every clock keeps its hull), a sink cycle per update,
 // after 30 s of warm-up in which both device filters fill their hulls

@@ -52,8 +52,12 @@ type simConfig struct {
 	stallEvery     float64 // s between loop stalls (0: none)
 	stallLen       float64 // s
 	skipProb       float64 // per sink cycle
+	sinkAge        float64 // s the server has run when the bridge starts (0: a minute)
 	sinkStepAt     float64 // s: the graph's cycle times step by sinkStep here (0: never)
 	sinkStep       float64 // s
+	restartAt      float64 // s: the device returns as a new clock here (the controller is Reset, as the engine does)
+	restartPPM     float64 // its offset from then on
+	restartGap     float64 // s: its first completion after the restart is this much late (the time it was away)
 	duration       float64 // s
 	settle         float64 // s before steady-state figures count
 	rate           float64
@@ -113,10 +117,14 @@ type simDevice struct {
 	inBurst int     // arrivals left in the current burst
 	clip    float64
 	rampAmp float64
+	gapDone bool // the restart's gap is taken
 }
 
 func (d *simDevice) ppm(t float64) float64 {
 	p := d.cfg.devPPM
+	if d.cfg.restartAt > 0 && t >= simT0+d.cfg.restartAt {
+		return d.cfg.restartPPM
+	}
 	if d.cfg.rampFrom > 0 {
 		if t -= simT0 + d.cfg.rampFrom; t < 0 {
 			return p
@@ -151,6 +159,10 @@ func (d *simDevice) complete() {
 	// Midpoint rule: the rate moves by < 1e-12 within a period.
 	r := d.rateAt(d.tk + 0.5*P/d.cfg.rate)
 	d.tk += P / r
+	if d.cfg.restartAt > 0 && !d.gapDone && d.tk >= simT0+d.cfg.restartAt {
+		d.tk += d.cfg.restartGap
+		d.gapDone = true
+	}
 	d.k++
 	d.hist[d.k%uint64(len(d.hist))] = d.tk
 }
@@ -342,6 +354,7 @@ func runSim(sc simConfig) (simResult, error) {
 		sinkJ     uint64 // sink cycles so far
 		cycles    uint64
 		started   bool
+		restarted bool
 
 		nRatio, nStep, nDelay         float64
 		sumRatio2, sumStep2, sumDelay float64
@@ -360,6 +373,10 @@ func runSim(sc simConfig) (simResult, error) {
 		if wake <= sinkWake {
 			if wake > end {
 				break
+			}
+			if dev.gapDone && !restarted { // the first interrupt of the new clock
+				ctl.Reset()
+				restarted = true
 			}
 			out := ctl.Update(drift.Input{
 				Time: ns(wake), Late: !sc.symmetric || dev.late, DeviceFrames: count, Sink: snap,
@@ -461,8 +478,12 @@ func runSim(sc simConfig) (simResult, error) {
 		curWake := sinkWake
 		dll.update(sinkWake, nominalPer)
 		// The server has been running for a minute when the bridge
-		// starts: its DLL has settled.
-		frames := sinkJ*uint64(N) + 60*uint64(sc.rate)
+		// starts (unless sinkAge says otherwise): its DLL has settled.
+		age := 60.0
+		if sc.sinkAge > 0 {
+			age = sc.sinkAge
+		}
+		frames := sinkJ*uint64(N) + uint64(age*sc.rate)
 		sinkJ++
 		sinkT += sinkPer
 		if sc.sinkStepAt > 0 && sinkT-t0 >= sc.sinkStepAt {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -102,9 +103,13 @@ func TestALSAVanishAndReturn(t *testing.T) {
 	if err := pcm.Return("sgunplug"); err != nil {
 		t.Fatal(err)
 	}
-	// The returned card is a new clock: the controller re-acquires it,
-	// with whole-frame alignments (faded steps) until it locks, ~3-5 s.
-	// What is judged is the audio after that.
+	// The returned card is a new clock on the same graph: the controller
+	// measures it afresh, keeping what it knows of the graph's, with
+	// whole-frame alignments (faded steps) until it locks, within 3 s or
+	// so (TestSimDeviceReturns). What is judged is the audio after that.
+	// Measuring the graph afresh too held the lock back to 8.5 s on this
+	// server, young when its line began again, and the recording caught
+	// the steps.
 	waitOutput(t, p, "device is back", 10*time.Second)
 	time.Sleep(6 * time.Second)
 	x := recordPorts(t, env, []string{"sgbv:capture_1"}, 3)
@@ -117,10 +122,12 @@ func TestALSAVanishAndReturn(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no sine after the device returned: %v", err)
 	}
-	// Just after locking the ratio still moves by ppm within a window,
-	// which costs a few dB against a settled run; -90 dB is still a
-	// whole, clean sine, and silence or a glitch fails it.
-	good := slices.IndexFunc(ws, func(w analysis.Window) bool { return w.THDN > -90 })
+	// Three seconds after locking the graph rate in the feed-forward may
+	// still glide, which costs a few dB against a settled run (-119 dB
+	// worst here); silence or a faded step fails -110 dB by far.
+	worst := slices.MaxFunc(ws, func(a, b analysis.Window) int { return cmp.Compare(a.THDN, b.THDN) })
+	t.Logf("after the return: %d windows, worst THD+N %.1f dB", len(ws), worst.THDN)
+	good := slices.IndexFunc(ws, func(w analysis.Window) bool { return w.THDN > -110 })
 	if good >= 0 {
 		t.Errorf("window %d after the return is not clean: %.1f dB", good, ws[good].THDN)
 	}
