@@ -131,8 +131,15 @@ func (p *proc) stop(t *testing.T) {
 // sgbridge exits first, and after d.
 func waitOutput(t *testing.T, p *proc, s string, d time.Duration) {
 	t.Helper()
+	waitOutputN(t, p, s, 1, d)
+}
+
+// waitOutputN waits until sgbridge's output holds s n times, as
+// waitOutput.
+func waitOutputN(t *testing.T, p *proc, s string, n int, d time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(d)
-	for !strings.Contains(p.output(), s) {
+	for strings.Count(p.output(), s) < n {
 		select {
 		case <-p.done:
 			t.Fatalf("sgbridge exited (%v) before saying %q:\n%s", p.err, s, p.output())

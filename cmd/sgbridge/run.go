@@ -305,8 +305,31 @@ func (o *runOptions) run(ctx context.Context, stderr io.Writer) error {
 		defer t.Stop()
 		tick = t.C
 	}
+	// The drift controller's lock is said once each time it is gained or
+	// lost (a device that returned, a graph clock that stepped): from
+	// here, not the interrupt loop, which must not allocate.
+	var lockTick <-chan time.Time
+	lock := ""
+	if eng.Stats().Resample {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		lockTick = t.C
+	}
 	for {
 		select {
+		case <-lockTick:
+			s := eng.Stats()
+			if s.Lock == lock {
+				break
+			}
+			switch {
+			case s.Lock == "locked":
+				log.Info("drift locked", "ratio_ppm", s.RatioPPM, "device_ppm", s.DevicePPM, "graph_ppm", s.GraphPPM,
+					"latency_frames", s.Latency)
+			case lock == "locked":
+				log.Info("drift lock lost; measuring the clocks again", "state", s.Lock)
+			}
+			lock = s.Lock
 		case err := <-done:
 			s := eng.Stats()
 			attrs := []any{"interrupts", s.Interrupts, "underruns", s.UnderrunEvents, "xruns", s.Xruns,
