@@ -5,7 +5,9 @@
 # that records each cycle's wake-up and published cycle time, with
 # sgbridge bridging the simulator as in the tests (bin/sgbridge: make
 # build); then prints the frame clock's rate over windows of the server's
-# life (scripts/jackclock). Needs gcc and libjack-jackd2-dev.
+# life (scripts/jackclock). With KEEP=FILE the client's lines are kept
+# there too (bridge/drift/testdata/README.md). Needs gcc and
+# libjack-jackd2-dev.
 set -eu
 secs=${1:-46}
 here=$(dirname "$0")
@@ -25,4 +27,5 @@ sgb=$!
 wait $client
 kill -INT $sgb
 wait $sgb || true
+if [ -n "${KEEP:-}" ]; then cp "$dir/cycles.txt" "$KEEP"; fi
 go run "./$here/jackclock" <"$dir/cycles.txt"

@@ -1,10 +1,14 @@
 package drift_test
 
 import (
+	"bufio"
+	"compress/gzip"
 	"fmt"
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"os"
+	"strconv"
 
 	"github.com/sgbridge/sgbridge/bridge/drift"
 )
@@ -34,32 +38,33 @@ import (
 // timeline without jitter) minus the device position the frame came from.
 type simConfig struct {
 	name           string
-	devPPM         float64 // device clock offset
-	sinkPPM        float64 // graph clock offset
-	rampPPMPerMin  float64 // device drift ramp slope; triangle
-	rampPeriod     float64 // s, one full triangle
-	rampSine       bool    // a sine of the same peak slope instead
-	rampFrom       float64 // s: the clock is steady until then (0: ramps from the start)
-	irqJitter      float64 // s RMS: a latency uniform in [0, irqJitter·√12)
-	symmetric      bool    // irqJitter is zero-mean Gaussian instead: stamps may be early
-	lateProb       float64 // per stamp: a symmetric stamp is late by up to lateMax (a device that ran late)
-	lateMax        float64 // s
-	burstEvery     float64 // s between bursts of arrivals among symmetric stamps (a register watch losing hold)
-	burstLen       int     // stamps in a burst: arrivals late by 100-300 µs (interrupt wake-ups)
-	sinkJitter     float64 // s RMS of the server's wake-up before its DLL
-	sinkLate       float64 // s: instead, wake-ups late by up to this (uniform), also published raw (Sink.Wake, as JACK's sink)
-	lostProb       float64 // per interrupt
-	stallEvery     float64 // s between loop stalls (0: none)
-	stallLen       float64 // s
-	skipProb       float64 // per sink cycle
-	sinkAge        float64 // s the server has run when the bridge starts (0: a minute)
-	sinkStepAt     float64 // s: the graph's cycle times step by sinkStep here (0: never)
-	sinkStep       float64 // s
-	restartAt      float64 // s: the device returns as a new clock here (the controller is Reset, as the engine does)
-	restartPPM     float64 // its offset from then on
-	restartGap     float64 // s: its first completion after the restart is this much late (the time it was away)
-	duration       float64 // s
-	settle         float64 // s before steady-state figures count
+	devPPM         float64   // device clock offset
+	sinkPPM        float64   // graph clock offset
+	rampPPMPerMin  float64   // device drift ramp slope; triangle
+	rampPeriod     float64   // s, one full triangle
+	rampSine       bool      // a sine of the same peak slope instead
+	rampFrom       float64   // s: the clock is steady until then (0: ramps from the start)
+	irqJitter      float64   // s RMS: a latency uniform in [0, irqJitter·√12)
+	symmetric      bool      // irqJitter is zero-mean Gaussian instead: stamps may be early
+	lateProb       float64   // per stamp: a symmetric stamp is late by up to lateMax (a device that ran late)
+	lateMax        float64   // s
+	burstEvery     float64   // s between bursts of arrivals among symmetric stamps (a register watch losing hold)
+	burstLen       int       // stamps in a burst: arrivals late by 100-300 µs (interrupt wake-ups)
+	sinkJitter     float64   // s RMS of the server's wake-up before its DLL
+	sinkLate       float64   // s: instead, wake-ups late by up to this (uniform), also published raw (Sink.Wake, as JACK's sink)
+	sinkWakes      []float64 // s: instead, each cycle's wake-up latency from a real server's trace (loadWakeTrace), published raw
+	lostProb       float64   // per interrupt
+	stallEvery     float64   // s between loop stalls (0: none)
+	stallLen       float64   // s
+	skipProb       float64   // per sink cycle
+	sinkAge        float64   // s the server has run when the bridge starts (0: a minute)
+	sinkStepAt     float64   // s: the graph's cycle times step by sinkStep here (0: never)
+	sinkStep       float64   // s
+	restartAt      float64   // s: the device returns as a new clock here (the controller is Reset, as the engine does)
+	restartPPM     float64   // its offset from then on
+	restartGap     float64   // s: its first completion after the restart is this much late (the time it was away)
+	duration       float64   // s
+	settle         float64   // s before steady-state figures count
 	rate           float64
 	devPeriod      int
 	graphPeriod    int
@@ -78,6 +83,7 @@ type simConfig struct {
 type simResult struct {
 	lockTime    float64 // s: after it |ratio error| < 1 ppm for the rest of the run
 	ratioRMS    float64 // ppm RMS of ratio error after settle
+	ratioMean   float64 // ppm, mean ratio error after settle: what a recording's frequency shows
 	ratioMax    float64 // ppm
 	stepRMS     float64 // ppm, update-to-update ratio change after settle
 	stepMax     float64 // ppm
@@ -356,17 +362,21 @@ func runSim(sc simConfig) (simResult, error) {
 		started   bool
 		restarted bool
 
-		nRatio, nStep, nDelay         float64
-		sumRatio2, sumStep2, sumDelay float64
-		sumDelay2                     float64
-		lastBad                       = 0.0
-		nextTrace                     = 1.0
-		winT                          [64]float64 // recent update times and ratios
-		winR                          [64]float64
-		winN                          int
+		nRatio, nStep, nDelay float64
+		sumRatio, sumRatio2   float64
+		sumStep2, sumDelay    float64
+		sumDelay2             float64
+		lastBad               = 0.0
+		nextTrace             = 1.0
+		winT                  [64]float64 // recent update times and ratios
+		winR                  [64]float64
+		winN                  int
 	)
 	sinkT := t0 + 0.0007 // ideal start of cycle 0
 	sinkWake := sinkT
+	if sc.sinkWakes != nil {
+		sinkWake += sc.sinkWakes[0]
+	}
 	wake, count := dev.next()
 	end := t0 + sc.duration
 	for {
@@ -424,6 +434,7 @@ func runSim(sc simConfig) (simResult, error) {
 			}
 			if t >= sc.settle {
 				nRatio++
+				sumRatio += e
 				sumRatio2 += e * e
 				if math.Abs(e) > res.ratioMax {
 					res.ratioMax, res.ratioMaxAt = math.Abs(e), t
@@ -493,7 +504,9 @@ func runSim(sc simConfig) (simResult, error) {
 			sc.sinkStepAt = 0
 		}
 		sinkWake = sinkT
-		if sc.sinkLate > 0 {
+		if sc.sinkWakes != nil {
+			sinkWake += sc.sinkWakes[min(sinkJ, uint64(len(sc.sinkWakes)-1))]
+		} else if sc.sinkLate > 0 {
 			sinkWake += rng.Float64() * sc.sinkLate
 		} else if sc.sinkJitter > 0 {
 			sinkWake += rng.NormFloat64() * sc.sinkJitter
@@ -528,7 +541,7 @@ func runSim(sc simConfig) (simResult, error) {
 			ReadPos:    R,
 			Cycle:      cycles,
 		}
-		if sc.sinkLate > 0 {
+		if sc.sinkLate > 0 || sc.sinkWakes != nil {
 			snap.Wake = ns(curWake)
 		}
 		if fill >= uint64(N) {
@@ -544,6 +557,7 @@ func runSim(sc simConfig) (simResult, error) {
 	res.lockTime = lastBad
 	if nRatio > 0 {
 		res.ratioRMS = math.Sqrt(sumRatio2 / nRatio)
+		res.ratioMean = sumRatio / nRatio
 		res.ffRMS = math.Sqrt(sumFF2 / nRatio)
 		res.devRMS = math.Sqrt(sumDev2 / nRatio)
 		res.snkRMS = math.Sqrt(sumSnk2 / nRatio)
@@ -557,4 +571,68 @@ func runSim(sc simConfig) (simResult, error) {
 	}
 	res.stats = ctl.Stats()
 	return res, nil
+}
+
+// wakeTrace is a real JACK server's wake-ups (testdata/README.md),
+// reduced to what the simulated sink needs: each cycle's wake-up latency
+// after the nominal line through the trace, s, least 0, and the server's
+// age at the first cycle. The line is nominal because the traces are of
+// jackd's dummy driver, whose cycles are due at fixed offsets from its
+// first on the system clock (JackTimedDriver): its frame clock is
+// CLOCK_MONOTONIC exactly, and everything off that line is the wake-up's
+// lateness.
+type wakeTrace struct {
+	late []float64
+	age  float64 // s
+}
+
+// loadWakeTrace reads a trace of 256-frame cycles: a first line as
+// scripts/jackclock/client prints it (wake_ns frames cycle_us), then
+// each later wake-up's ns after the one before.
+func loadWakeTrace(path string, rate float64) (wakeTrace, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return wakeTrace{}, err
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		return wakeTrace{}, fmt.Errorf("%s: %w", path, err)
+	}
+	var (
+		tr   wakeTrace
+		w    int64 // ns since the first wake-up
+		lo   = math.Inf(1)
+		sc   = bufio.NewScanner(z)
+		line int
+	)
+	for sc.Scan() {
+		line++
+		if line == 1 {
+			var w0, f0, c0 int64
+			if _, err := fmt.Sscan(sc.Text(), &w0, &f0, &c0); err != nil {
+				return wakeTrace{}, fmt.Errorf("%s:1: %w", path, err)
+			}
+			tr.age = float64(f0) / rate
+		} else {
+			d, err := strconv.ParseInt(sc.Text(), 10, 64)
+			if err != nil || d <= 0 {
+				return wakeTrace{}, fmt.Errorf("%s:%d: %q: want the ns since the last wake-up", path, line, sc.Text())
+			}
+			w += d
+		}
+		l := float64(w)*1e-9 - float64((line-1)*256)/rate
+		tr.late = append(tr.late, l)
+		lo = math.Min(lo, l)
+	}
+	if err := sc.Err(); err != nil {
+		return wakeTrace{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if line < 2 {
+		return wakeTrace{}, fmt.Errorf("%s: %d lines: not a trace", path, line)
+	}
+	for i := range tr.late {
+		tr.late[i] -= lo
+	}
+	return tr, nil
 }

@@ -8,6 +8,7 @@ package drift_test
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"sort"
 	"testing"
 
@@ -274,18 +275,21 @@ func Test24Hours(t *testing.T) {
 // for the line's first second, and on a young jackd, lockSpanEdge long
 // at best; TestALSAVanishAndReturn is that case on a real server). The
 // return locks within the issue's 5 s, the ratio within 1 ppm of the
-// truth within 5 s in nine runs in ten, and the steady targets hold after.
-// On a server young when its line began (the real-server test's case) and
-// one that had run a minute; twelve seeds each (median 2.3 s to 1 ppm,
-// against 2.8 and 3.0 s with the graph measured afresh).
+// truth within 5 s in nine runs in ten, and the steady targets hold after;
+// on a server young when its line began, a return before the line spans
+// lockSpanEdge (9.5 s) waits for that, as the first lock does. Twelve
+// seeds each (on the settled server, median 2.4 s to 1 ppm against 3.0 s
+// with the graph measured afresh).
 func TestSimDeviceReturns(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		sinkAge   float64
 		restartAt float64
+		lockBy    float64 // s after the return
 	}{
-		{"young server, return at 4 s", 1, 4},
-		{"settled server, return at 60 s", 0, 60},
+		{"young server, return at 4 s", 1, 4, 9.5 - 4 + 1.5},
+		{"young server, return at 12 s", 1, 12, 5},
+		{"settled server, return at 60 s", 0, 60, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var relocks, locks []float64
@@ -336,9 +340,65 @@ func TestSimDeviceReturns(t *testing.T) {
 			n := len(relocks)
 			t.Logf("after the return, %d runs: ratio within 1 ppm from %.2f s median, %.2f s 90th percentile, %.2f s worst; locked at %.2f s worst",
 				n, relocks[n/2], relocks[n*9/10], relocks[n-1], locks[n-1])
-			if relocks[n*9/10] > 5 || !(locks[n-1] < 5) {
-				t.Errorf("after the return: ratio within 1 ppm from %.2f s (90th percentile), locked at %.2f s (worst): want both < 5 s", relocks[n*9/10], locks[n-1])
+			if relocks[n*9/10] > tc.lockBy || !(locks[n-1] < tc.lockBy) {
+				t.Errorf("after the return: ratio within 1 ppm from %.2f s (90th percentile), locked at %.2f s (worst): want both < %.1f s", relocks[n*9/10], locks[n-1], tc.lockBy)
 			}
 		})
 	}
+}
+
+// TestReplayYoungJACK runs the controller against six real jackd servers'
+// wake-ups (testdata/README.md: dummy driver, real-time, recorded from
+// 0.3 s after each server started, as the real-server tests start
+// theirs), with a simulated device at ±200 ppm and 20 µs of interrupt
+// latency, and judges what a recording from 10 to 40 s would show.
+//
+// On these servers the wake-ups' least latency wanders by tens of µs over
+// seconds, so a young line's rate is off by ppm (one trace: +0.8 ppm at
+// 5 s, -5.0 from 6 to 8 s, -1.1 at 10 s, against a truth of 0), and the
+// line's own statistics do not see it. Locking on those statistics at 7 s
+// left one trace's recording 1.57 ppm off with the queue 5.4 frames from
+// its target; at an 8.5 s span another was 1.40 ppm and 3.8 frames off.
+// At 9.5 s (lockSpanEdge), the statistics not heard before, every trace is
+// within 0.43 ppm and 1.03 frames. Held here, so that it cannot get worse
+// unseen: 0.5 ppm and 1.25 frames; the issue's 0.1 ppm and half a frame
+// are not met on such a server (doc.go, "A sink that also gives").
+func TestReplayYoungJACK(t *testing.T) {
+	paths, err := filepath.Glob("testdata/jackd-young-wakeups-*.txt.gz")
+	if err != nil || len(paths) != 6 {
+		t.Fatalf("want the six traces in testdata: %v %v", paths, err)
+	}
+	const settle, end = 10, 40
+	var worstMean, worstDelay float64
+	for _, p := range paths {
+		tr, err := loadWakeTrace(p, 48000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ppm := range []float64{-200, 200} {
+			name := fmt.Sprintf("%s %+.0f ppm", filepath.Base(p), ppm)
+			r, err := runSim(simConfig{devPPM: ppm, irqJitter: 20e-6, margin: stallMargin(20e-6),
+				sinkWakes: tr.late, sinkAge: tr.age, duration: end, settle: settle, seed: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: locked at %.2f s; %d-%d s: ratio %+.3f ppm mean, %.3f RMS, %.3f in 100 ms; delay %.2f frames at worst",
+				name, r.lockedState, settle, end, r.ratioMean, r.ratioRMS, r.win100Max, r.delayMax)
+			worstMean = math.Max(worstMean, math.Abs(r.ratioMean))
+			worstDelay = math.Max(worstDelay, r.delayMax)
+			switch {
+			case !(r.lockedState > 0 && r.lockedState < settle):
+				t.Errorf("%s: locked at %.2f s: want before the recording starts (%d s)", name, r.lockedState, settle)
+			case math.Abs(r.ratioMean) > 0.5:
+				t.Errorf("%s: the recording is %+.3f ppm off (held to 0.5)", name, r.ratioMean)
+			case r.delayMax > 1.25:
+				t.Errorf("%s: delay %.2f frames off the target (held to 1.25)", name, r.delayMax)
+			case r.win100Max > issueTargets.win100:
+				t.Errorf("%s: the ratio moved %.3f ppm within 100 ms (limit %.2f)", name, r.win100Max, issueTargets.win100)
+			case r.underruns != 0 || r.overflows != 0 || r.stats.Resyncs != 0:
+				t.Errorf("%s: %d underruns, %d overflows, %d resyncs", name, r.underruns, r.overflows, r.stats.Resyncs)
+			}
+		}
+	}
+	t.Logf("six young jackd servers: the recording within %.3f ppm, the queue within %.2f frames", worstMean, worstDelay)
 }
