@@ -130,9 +130,10 @@
 // from 10 to 40 s: locking on the statistics (at 7 s on one trace) left
 // it up to 1.57 ppm off and the queue 5.4 frames off its target; at an
 // 8.5 s span 1.40 ppm and 3.8 frames; at 9.5 s 0.43 ppm and 1.03 frames.
-// The glide's pace is what it was for a lock at 5.5 s (slewSpanEdge):
-// tied to the later lock it was 1.3 ppm/s at 10 s, and the recordings'
-// worst windows fell to -110 dB.
+// The glide's pace after that lock falls as if the line had locked at
+// 4.5 s (slewSpanEdge), 0.27 ppm/s at 10 s: tied to the lock itself it
+// was 1.3 ppm/s at 10 s and the recordings' worst windows fell to -110
+// dB; at 5.5 s, 0.4 ppm/s at 10.8 s and -117.5 dB.
 //
 // The device clock (and the graph clock for its first seconds) is a
 // four-state Kalman filter (time, rate, drift,

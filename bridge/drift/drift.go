@@ -834,7 +834,7 @@ const (
 const (
 	lockSpan     = 3.0
 	lockSpanEdge = 9.5
-	slewSpanEdge = 5.5
+	slewSpanEdge = 4.5
 	youngServer  = 10.0
 )
 
@@ -850,7 +850,10 @@ func (c *Controller) maxLockSpan() float64 {
 // slewSpan is the span at which the feed-forward's graph rate may glide
 // at sinkSlewYoung: lockSpan, or slewSpanEdge for a young server's
 // wake-ups. Tied to lockSpanEdge instead, the limit was still 1.3 ppm/s
-// at 10 s, and a jackd sine recorded from 10 s had windows at -110 dB.
+// at 10 s, and a jackd sine recorded from 10 s had windows at -110 dB;
+// at 5.5 it was 0.4 ppm/s at 10.8 s, windows -117.5 to -119.6 dB in 4 of
+// 7 runs; at 4.5, 0.22 ppm/s there and no window above -121.6 dB in 5
+// (the replayed traces' figures did not move).
 func (c *Controller) slewSpan() float64 {
 	if c.youngEdge() {
 		return slewSpanEdge
