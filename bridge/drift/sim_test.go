@@ -1,14 +1,10 @@
 package drift_test
 
 import (
-	"bufio"
-	"compress/gzip"
 	"fmt"
 	"math"
 	"math/bits"
 	"math/rand/v2"
-	"os"
-	"strconv"
 
 	"github.com/sgbridge/sgbridge/bridge/drift"
 )
@@ -52,7 +48,7 @@ type simConfig struct {
 	burstLen       int       // stamps in a burst: arrivals late by 100-300 µs (interrupt wake-ups)
 	sinkJitter     float64   // s RMS of the server's wake-up before its DLL
 	sinkLate       float64   // s: instead, wake-ups late by up to this (uniform), also published raw (Sink.Wake, as JACK's sink)
-	sinkWakes      []float64 // s: instead, each cycle's wake-up latency from a real server's trace (loadWakeTrace), published raw
+	sinkWakes      []float64 // s: instead, each cycle's wake-up latency from a real server's trace (jacktrace.Wakeups.Late), published raw
 	lostProb       float64   // per interrupt
 	stallEvery     float64   // s between loop stalls (0: none)
 	stallLen       float64   // s
@@ -571,68 +567,4 @@ func runSim(sc simConfig) (simResult, error) {
 	}
 	res.stats = ctl.Stats()
 	return res, nil
-}
-
-// wakeTrace is a real JACK server's wake-ups (testdata/README.md),
-// reduced to what the simulated sink needs: each cycle's wake-up latency
-// after the nominal line through the trace, s, least 0, and the server's
-// age at the first cycle. The line is nominal because the traces are of
-// jackd's dummy driver, whose cycles are due at fixed offsets from its
-// first on the system clock (JackTimedDriver): its frame clock is
-// CLOCK_MONOTONIC exactly, and everything off that line is the wake-up's
-// lateness.
-type wakeTrace struct {
-	late []float64
-	age  float64 // s
-}
-
-// loadWakeTrace reads a trace of 256-frame cycles: a first line as
-// scripts/jackclock/client prints it (wake_ns frames cycle_us), then
-// each later wake-up's ns after the one before.
-func loadWakeTrace(path string, rate float64) (wakeTrace, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return wakeTrace{}, err
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		return wakeTrace{}, fmt.Errorf("%s: %w", path, err)
-	}
-	var (
-		tr   wakeTrace
-		w    int64 // ns since the first wake-up
-		lo   = math.Inf(1)
-		sc   = bufio.NewScanner(z)
-		line int
-	)
-	for sc.Scan() {
-		line++
-		if line == 1 {
-			var w0, f0, c0 int64
-			if _, err := fmt.Sscan(sc.Text(), &w0, &f0, &c0); err != nil {
-				return wakeTrace{}, fmt.Errorf("%s:1: %w", path, err)
-			}
-			tr.age = float64(f0) / rate
-		} else {
-			d, err := strconv.ParseInt(sc.Text(), 10, 64)
-			if err != nil || d <= 0 {
-				return wakeTrace{}, fmt.Errorf("%s:%d: %q: want the ns since the last wake-up", path, line, sc.Text())
-			}
-			w += d
-		}
-		l := float64(w)*1e-9 - float64((line-1)*256)/rate
-		tr.late = append(tr.late, l)
-		lo = math.Min(lo, l)
-	}
-	if err := sc.Err(); err != nil {
-		return wakeTrace{}, fmt.Errorf("%s: %w", path, err)
-	}
-	if line < 2 {
-		return wakeTrace{}, fmt.Errorf("%s: %d lines: not a trace", path, line)
-	}
-	for i := range tr.late {
-		tr.late[i] -= lo
-	}
-	return tr, nil
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/sgbridge/sgbridge/bridge/drift"
+	"github.com/sgbridge/sgbridge/internal/jacktrace"
 )
 
 // TestSimOffsets is the matrix at 20 µs RMS of interrupt latency
@@ -371,14 +372,14 @@ func TestReplayYoungJACK(t *testing.T) {
 	const settle, end = 10, 40
 	var worstMean, worstDelay float64
 	for _, p := range paths {
-		tr, err := loadWakeTrace(p, 48000)
+		tr, err := jacktrace.Load(p, 48000, 256)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, ppm := range []float64{-200, 200} {
 			name := fmt.Sprintf("%s %+.0f ppm", filepath.Base(p), ppm)
 			r, err := runSim(simConfig{devPPM: ppm, irqJitter: 20e-6, margin: stallMargin(20e-6),
-				sinkWakes: tr.late, sinkAge: tr.age, duration: end, settle: settle, seed: 5})
+				sinkWakes: tr.Late, sinkAge: float64(tr.Frames) / 48000, duration: end, settle: settle, seed: 5})
 			if err != nil {
 				t.Fatal(err)
 			}
