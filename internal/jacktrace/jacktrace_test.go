@@ -59,3 +59,31 @@ func TestLoadTestdata(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRead: any input gives a trace or an error, never a panic; a trace
+// has at least two cycles, none early, the earliest at 0.
+func FuzzRead(f *testing.F) {
+	f.Add("1000000000 48000 999000\n5343333\n5323334\n")
+	f.Add("1 2 3\n-5\n")
+	f.Add("1 2 3\n\n")
+	f.Add("9223372036854775807 18446744073709551615 1\n9223372036854775807\n9223372036854775807\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		w, err := Read(strings.NewReader(in), 48000, 256)
+		if err != nil {
+			return
+		}
+		if len(w.Late) < 2 {
+			t.Fatalf("%d cycles without an error", len(w.Late))
+		}
+		lo := math.Inf(1)
+		for _, l := range w.Late {
+			if math.IsNaN(l) || l < 0 {
+				t.Fatalf("latency %v", l)
+			}
+			lo = math.Min(lo, l)
+		}
+		if lo != 0 {
+			t.Fatalf("least latency %v, want 0", lo)
+		}
+	})
+}
