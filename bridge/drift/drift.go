@@ -639,9 +639,8 @@ func (c *Controller) Update(in Input) Output {
 	// scatter, not the slow wander of their least latency, and on a
 	// replayed jackd trace they locked at 7 s on a rate 6 ppm off.
 	devSpan := float64(c.lastDev-c.firstDev) / cfg.DeviceRate
-	lineReady := !c.youngEdge() || c.ln.span >= lockSpanEdge
-	if c.state == Acquiring && !c.hold && c.ln.valid() && math.Abs(et) < 2 && lineReady &&
-		(c.rateStd() < cfg.LockPPM*1e-6 || steady || (c.ln.span >= c.maxLockSpan() && devSpan >= lockSpan)) {
+	if c.state == Acquiring && !c.hold && c.ln.valid() && math.Abs(et) < 2 && c.ln.span >= c.minLockSpan() &&
+		(c.rateStd() < cfg.LockPPM*1e-6 || steady || (c.ln.span >= lockSpan && devSpan >= lockSpan)) {
 		c.state = Locked
 		if c.stats.LockedAt == 0 {
 			c.stats.LockedAt = in.Time
@@ -838,13 +837,14 @@ const (
 	youngServer  = 10.0
 )
 
-// maxLockSpan is the span at which the graph clock's line locks at the
-// latest: lockSpan, or lockSpanEdge for a young server's wake-ups.
-func (c *Controller) maxLockSpan() float64 {
+// minLockSpan is the span the graph clock's line must have before the
+// controller locks: none, or lockSpanEdge for a young server's wake-ups
+// (which then lock there at the latest, as lockSpanEdge > lockSpan).
+func (c *Controller) minLockSpan() float64 {
 	if c.youngEdge() {
 		return lockSpanEdge
 	}
-	return lockSpan
+	return 0
 }
 
 // slewSpan is the span at which the feed-forward's graph rate may glide
